@@ -60,6 +60,6 @@ def load_dataset(
         return builder.as_streaming_dataset(split=split)
     builder.download_and_prepare(num_proc=num_proc, download_mode=download_mode)
     report = getattr(builder, "report", None)
-    if report is not None and report.path.exists():
+    if report is not None and report.rows():
         logger.warning("%s/%s: %s", path, builder.config.name, report.summary())
     return builder.as_dataset(split=split)

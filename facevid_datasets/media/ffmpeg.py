@@ -37,7 +37,7 @@ def run_ffmpeg(args: list[str], path_for_errors: str | Path, timeout: float = 60
 def encode_video(
     frames: Iterable[np.ndarray],
     out: str | Path,
-    fps: float,
+    fps: float | str,
     *,
     audio: np.ndarray | None = None,
     sample_rate: int = 44_100,
@@ -47,6 +47,8 @@ def encode_video(
     extra_args: Iterable[str] = (),
 ) -> Path:
     """Encode RGB uint8 frames (H, W, 3) to H.264 (yuv420p) with optional mono/stereo AAC audio.
+
+    `fps` may be a rational string such as "30000/1001" for NTSC rates.
 
     `gop` sets the keyframe interval; short intervals make random access cheap for training.
     """
