@@ -198,7 +198,8 @@ def render_clip(
     centre = np.array(POSE_CENTRES[pose])
     t = np.arange(n) / 25.0
     phase = rng.uniform(0, 2 * np.pi, 3)
-    wobble = np.stack([6 * np.sin(0.9 * t + phase[0]), 4 * np.sin(0.7 * t + phase[1]), 3 * np.sin(0.5 * t + phase[2])], 1)
+    amp, freq = np.array([6.0, 4.0, 3.0]), np.array([0.9, 0.7, 0.5])
+    wobble = amp * np.sin(freq * t[:, None] + phase)
     ramp = np.clip(t / 0.6, 0, 1)[:, None]  # turn into the pose over the first 0.6 s
     angles = (centre * ramp + wobble).astype(np.float32)
     frames, keypoints = [], []
@@ -244,8 +245,9 @@ def clip_specs() -> list[ClipSpec]:
                               "test" if i in (14, 15) else "train"))  # fmt: skip
     for i in range(8):
         ident = "grace-hopper" if i % 2 == 0 else "eileen-collins"
-        specs.append(ClipSpec(f"{_ytid(rng)}_{i % 3}", "celebv-hq", ident, "en", (i + 1) % 4,
-                              ["frontal", "profile_left", "frontal", "extreme"][i % 4], "25", 2.0 + 0.25 * (i % 4)))  # fmt: skip
+        pose = ["frontal", "profile_left", "frontal", "extreme"][i % 4]
+        seconds = 2.0 + 0.25 * (i % 4)
+        specs.append(ClipSpec(f"{_ytid(rng)}_{i % 3}", "celebv-hq", ident, "en", (i + 1) % 4, pose, "25", seconds))
     for i in range(6):
         s = 120 + 40 * i
         e = s + 29 + 3 * i
