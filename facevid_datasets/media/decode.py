@@ -92,7 +92,7 @@ class TorchcodecReader:
 
 
 class DecordReader:
-    """decord's VideoReader (CPU only); applies the container's rotation as torchcodec does."""
+    """decord's VideoReader (CPU only); like torchcodec it applies the container's rotation itself."""
 
     def __init__(self, source: Source, num_threads: int = 1):
         import decord
@@ -105,11 +105,6 @@ class DecordReader:
             raise MediaError(self.path, f"cannot open video ({e})") from e
         self.num_frames = len(self._vr)
         self.fps = float(self._vr.get_avg_fps())
-        self._rotation = 0
-        if not isinstance(source, bytes):
-            from .probe import probe
-
-            self._rotation = probe(source).rotation
 
     def get_frames(self, indices: list[int]) -> tuple[torch.Tensor, torch.Tensor]:
         _check_indices(self.path, indices, self.num_frames)
@@ -118,9 +113,6 @@ class DecordReader:
             pts = self._vr.get_frame_timestamp(list(indices))[:, 0]
         except Exception as e:
             raise MediaError(self.path, f"decoding frames failed, file may be truncated or corrupt ({e})") from e
-        if self._rotation:
-            # Display matrix rotation is counter-clockwise; np.rot90 with k>0 rotates counter-clockwise.
-            arr = np.rot90(arr, k=self._rotation // 90, axes=(1, 2))
         frames = torch.from_numpy(np.ascontiguousarray(arr)).permute(0, 3, 1, 2)
         return frames, torch.from_numpy(np.asarray(pts, dtype=np.float64))
 
@@ -219,7 +211,8 @@ def decode_clip(
     """Decode frames by `indices`, or those shown in [`start`, `end`) (optionally resampled to `fps`).
 
     The audio covers exactly the time the frames are on screen: from the first frame's pts to the
-    last frame's pts plus one frame period. `audio_source` reads it from a separate file.
+    last frame's pts plus one frame period (resampled spans: from `start` for len / fps seconds).
+    `audio_source` reads it from a separate file.
     """
     if (indices is None) == (start is None):
         raise ValueError("give either frame indices or a time span (start, end)")
@@ -233,9 +226,11 @@ def decode_clip(
         idx = np.asarray(torch.as_tensor(indices).cpu(), dtype=np.int64)
     idx_list = [int(i) for i in idx]
     frames, pts = reader.get_frames(idx_list)
-    period = 1.0 / (fps or reader.fps)
-    a_start = float(pts[0])
-    a_end = float(pts[-1]) + period
+    if indices is None and fps is not None:
+        # Resampled: frame k stands for the instant start + k / fps.
+        a_start, a_end = float(start), float(start) + len(idx_list) / fps
+    else:
+        a_start, a_end = float(pts[0]), float(pts[-1]) + 1.0 / reader.fps
     wav = decode_audio(audio_source or source, a_start, a_end, sample_rate) if audio else None
     return DecodedClip(
         frames=frames,
