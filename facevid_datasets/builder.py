@@ -7,6 +7,7 @@ licence, citation, how to get the data) and write `_split_generators` / `_genera
 
 from __future__ import annotations
 
+import hashlib
 import os
 from dataclasses import dataclass
 from pathlib import Path
@@ -86,7 +87,11 @@ class FaceVidBuilder(datasets.GeneratorBasedBuilder):
         return self.data_root() / "videos"
 
     def processed_dir(self) -> Path:
-        """Where clips cut and cropped by this build are written (once) inside the cache."""
-        d = Path(self._cache_dir_root) / "facevid_clips" / self.dataset_name / self.config.name
+        """Where clips cut and cropped by this build are written (once) inside the cache.
+
+        Keyed by the source folders too, so two releases built with one cache never share clips."""
+        origin = f"{Path(self.config.data_dir or '').expanduser().resolve()}|{self.config.videos_dir or ''}"
+        key = hashlib.sha1(origin.encode()).hexdigest()[:12]
+        d = Path(self._cache_dir_root) / "facevid_clips" / self.dataset_name / self.config.name / key
         d.mkdir(parents=True, exist_ok=True)
         return d
