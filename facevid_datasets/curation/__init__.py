@@ -1,1 +1,57 @@
-"""curation"""
+"""Cleaning (curation) pipeline of the DH-FaceVid-1K and MCDM papers, with every decision recorded.
+
+Stages: scene-cut split and <= 30 s segments; exactly one face of at least 256 px in a clip of at
+least 512 px; black borders; burned-in subtitles; BRISQUE; lip sync; then head-pose class and
+per-frame facial keypoints for the clips kept. `curate()` measures each clip once (in parallel,
+resumable, locally or on Ray), `decisions.parquet` says why every clip was kept or dropped, and
+`cleaned_records()` gives the kept clips as records (the builders' `cleaned` config).
+"""
+
+from .decisions import STAGES, Thresholds, decide, decide_clip, summarize
+from .measure import ClipInput, MeasureConfig, MeasurementStore, measure_clip
+from .models import (
+    DEFAULT_MODELS,
+    MODEL_KINDS,
+    Face,
+    FaceDetector,
+    HeadPoseModel,
+    LandmarkModel,
+    QualityModel,
+    SyncModel,
+    SyncResult,
+    TextReader,
+    available_models,
+    load_model,
+    register_model,
+)
+from .pipeline import CurationResult, cleaned_records, curate, curate_dataset, read_decisions
+
+__all__ = [
+    "DEFAULT_MODELS",
+    "MODEL_KINDS",
+    "STAGES",
+    "ClipInput",
+    "CurationResult",
+    "Face",
+    "FaceDetector",
+    "HeadPoseModel",
+    "LandmarkModel",
+    "MeasureConfig",
+    "MeasurementStore",
+    "QualityModel",
+    "SyncModel",
+    "SyncResult",
+    "TextReader",
+    "Thresholds",
+    "available_models",
+    "cleaned_records",
+    "curate",
+    "curate_dataset",
+    "decide",
+    "decide_clip",
+    "load_model",
+    "measure_clip",
+    "read_decisions",
+    "register_model",
+    "summarize",
+]

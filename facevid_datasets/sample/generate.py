@@ -31,6 +31,7 @@ import numpy as np
 import soundfile as sf
 from scipy.signal import resample_poly
 
+from ..curation.stages import dominant_class, head_pose_class
 from ..media.ffmpeg import encode_video
 
 SIZE = 256
@@ -72,11 +73,12 @@ SENTENCES = {
 }
 VOICES = {"en": ["en-us", "en-gb", "en-us+f3"], "fr": ["fr-fr"], "de": ["de"], "es": ["es"], "it": ["it"]}
 
-# Head-pose trajectories (degrees): the centre angles (yaw, pitch, roll) per class.
+# Head-pose trajectories (degrees): the centre angles (yaw, pitch, roll) per class, in the convention of
+# curation.stages.head_pose_angles: yaw > 0 turns to the image's right, pitch > 0 looks up.
 POSE_CENTRES = {
     "frontal": (0.0, 0.0, 0.0),
-    "profile_left": (38.0, 0.0, 3.0),
-    "profile_right": (-38.0, 0.0, -3.0),
+    "profile_left": (-38.0, 0.0, -3.0),
+    "profile_right": (38.0, 0.0, 3.0),
     "profile_up": (0.0, 30.0, 0.0),
     "profile_down": (0.0, -30.0, 0.0),
     "extreme": (68.0, 10.0, 8.0),
@@ -178,17 +180,6 @@ def _rotation_homography(yaw: float, pitch: float, roll: float) -> np.ndarray:
     return c @ plane @ np.linalg.inv(c)
 
 
-def pose_class(yaw: float, pitch: float, roll: float) -> str:
-    """The 6-class head-pose label of one frame (thresholds in degrees)."""
-    if abs(yaw) > 60 or abs(pitch) > 45 or abs(roll) > 45:
-        return "extreme"
-    if abs(yaw) <= 25 and abs(pitch) <= 20:
-        return "frontal"
-    if abs(yaw) / 25 >= abs(pitch) / 20:
-        return "profile_left" if yaw > 0 else "profile_right"
-    return "profile_up" if pitch > 0 else "profile_down"
-
-
 def render_clip(
     face: np.ndarray, pts: np.ndarray, opening: np.ndarray, pose: str, seed: int
 ) -> tuple[list[np.ndarray], np.ndarray, np.ndarray]:
@@ -205,7 +196,7 @@ def render_clip(
     frames, keypoints = [], []
     for k in range(n):
         img, moved = _open_mouth(face, pts, float(opening[k]))
-        h = _rotation_homography(*angles[k])
+        h = _rotation_homography(-angles[k, 0], -angles[k, 1], angles[k, 2])  # plane angles: camera-facing signs
         frames.append(cv2.warpPerspective(img, h, (SIZE, SIZE), borderMode=cv2.BORDER_REFLECT))
         proj = cv2.perspectiveTransform(moved[None].astype(np.float64), h)[0]
         keypoints.append(np.concatenate([proj, np.ones((68, 1))], 1))
@@ -297,8 +288,7 @@ def generate(out: Path) -> Path:
             np.save(out / "keypoints" / f"{spec.clip_id}.npy", kps)
             np.save(out / "head_pose" / f"{spec.clip_id}.npy", angles)
             sampled = np.linspace(0, num_frames - 1, 5).round().astype(int)
-            labels = [pose_class(*angles[i]) for i in sampled]
-            label = max(set(labels), key=labels.count)
+            label = dominant_class([head_pose_class(*angles[i, :2]) for i in sampled])
             face_w = float(np.ptp(kps[:, :17, 0], axis=1).mean())
             rows.append({
                 "clip_id": spec.clip_id, "source": spec.source, "identity": spec.identity,

@@ -1,0 +1,200 @@
+"""Thresholds and the decisions table: measured values in, keep/drop with a reason out.
+
+Decisions are cheap and separate from measurements, so changing a threshold re-decides every clip
+from the cached measurements without decoding a frame.
+
+Accounting (what `decisions.parquet` holds):
+- every input clip has exactly one row with `kind == "clip"`;
+- a clip that scene cuts or the length limit split into several segments gets `decision == "split"`
+  and each segment gets its own row (`kind == "segment"`, `parent_id` = the clip);
+- every other row is `keep` or `drop`. So, per input clip, kept + dropped = 1 when it was not split
+  and = its number of segments when it was; over the table, kept + dropped = rows that are not
+  `split` = inputs - split clips + segments.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+from dataclasses import dataclass, fields
+from typing import Any
+
+from .stages import dominant_class, head_pose_class
+
+#: Filter stages in the order they are checked: a dropped row's `stage` is the first that fails.
+STAGES = ("read", "scene", "resolution", "face_count", "face_size", "border", "subtitles", "quality", "sync")
+
+
+@dataclass(frozen=True)
+class Thresholds:
+    """Filter thresholds; defaults follow the DH-FaceVid-1K / MCDM papers where they give a number.
+
+    min_segment_seconds: shortest segment kept after scene splitting (papers: not given).
+    min_resolution: shorter side of the clip, px (paper: 512).
+    face_count: faces a clip must show, median over detection frames (paper: exactly one).
+    min_face_size: brow-to-chin box side of the face landmarks, px (paper: 256).
+    max_border_px: widest black run at an edge, px (paper: more than 20 px is a border).
+    max_subtitle_chars: OCR letters+digits in the most texty of 5 frames (paper: more than 10).
+    max_brisque: mean BRISQUE of 5 frames, lower is better (papers give no cut-off; 55 separates
+        sharp 512 px faces from visibly blurred or noisy ones here; see the benchmark).
+    sync_min_confidence / sync_max_offset: lip-sync limits on the sync model's scale; the defaults
+        suit the offline `av-envelope` proxy (correlation units, frames), not SyncNet (with SyncNet
+        weights use e.g. 3.0 and 3).
+    require_audio: drop clips with no audio track (off: TalkingHead-1KH ships no audio).
+    pose_frontal_yaw / pose_frontal_pitch / pose_extreme: head-pose class boxes, degrees.
+    """
+
+    min_segment_seconds: float = 1.0
+    min_resolution: int = 512
+    face_count: int = 1
+    min_face_size: float = 256.0
+    max_border_px: float = 20.0
+    max_subtitle_chars: int = 10
+    max_brisque: float = 55.0
+    sync_min_confidence: float = 0.1
+    sync_max_offset: int = 6
+    require_audio: bool = False
+    pose_frontal_yaw: float = 25.0
+    pose_frontal_pitch: float = 20.0
+    pose_extreme: float = 60.0
+
+    def replace(self, **changes: Any) -> Thresholds:
+        return dataclasses.replace(self, **changes)
+
+    @classmethod
+    def from_strings(cls, items: list[str] | tuple[str, ...] = (), base: Thresholds | None = None) -> Thresholds:
+        """Thresholds with `name=value` overrides, as the CLI's `--threshold` gives them."""
+        base = base or cls()
+        types = {f.name: f.type for f in fields(cls)}
+        changes: dict[str, Any] = {}
+        for item in items:
+            name, sep, value = item.partition("=")
+            name = name.strip().replace("-", "_")
+            if not sep or name not in types:
+                raise ValueError(f"bad threshold {item!r}: use name=value with name one of {sorted(types)}")
+            kind = types[name]
+            try:
+                if kind in ("bool", bool):
+                    if value.strip().lower() not in ("1", "0", "true", "false", "yes", "no"):
+                        raise ValueError(value)
+                    changes[name] = value.strip().lower() in ("1", "true", "yes")
+                elif kind in ("int", int):
+                    changes[name] = int(value)
+                else:
+                    changes[name] = float(value)
+            except ValueError as e:
+                raise ValueError(f"bad threshold {item!r}: {value!r} is not a valid {kind}") from e
+        return dataclasses.replace(base, **changes)
+
+
+def _fmt(v: float) -> str:
+    return f"{v:.3g}" if isinstance(v, float) else str(v)
+
+
+def decide(m: dict[str, Any], t: Thresholds) -> tuple[str, str | None, str]:
+    """(decision, failing stage, reason) of one leaf row (a clip not split, or a segment)."""
+    if m.get("error"):
+        return "drop", "read", f"unreadable: {m['error']}"
+    if m["duration"] < t.min_segment_seconds:
+        return "drop", "scene", f"segment {m['duration']:.2f} s < {t.min_segment_seconds} s"
+    short = min(m["width"], m["height"])
+    if short < t.min_resolution:
+        return "drop", "resolution", f"resolution {m['width']}x{m['height']} < {t.min_resolution}"
+    count = m.get("face_count")
+    if not count:
+        return "drop", "face_count", "no face found"
+    if count != t.face_count:
+        return "drop", "face_count", f"face count {count} != {t.face_count}"
+    size = m.get("face_size")
+    if size is None or not size >= t.min_face_size:
+        return "drop", "face_size", f"face size {_fmt(size)} px < {t.min_face_size}"
+    border = m.get("border_px")
+    if border is not None and border > t.max_border_px:
+        return "drop", "border", f"black border {border} px > {t.max_border_px}"
+    chars = m.get("subtitle_chars")
+    if chars is not None and chars > t.max_subtitle_chars:
+        return "drop", "subtitles", f"subtitle text {chars} chars > {t.max_subtitle_chars}"
+    q = m.get("brisque")
+    if q is not None and q > t.max_brisque:
+        return "drop", "quality", f"BRISQUE {q:.1f} > {t.max_brisque}"
+    if not m.get("has_audio"):
+        if t.require_audio:
+            return "drop", "sync", "no audio track"
+    elif m.get("sync_offset") is None:
+        return "drop", "sync", "lip sync not measurable (no mouth track or silent audio)"
+    else:
+        conf, off = m["sync_confidence"], m["sync_offset"]
+        if abs(off) > t.sync_max_offset:
+            return "drop", "sync", f"sync offset {off} frames, |offset| > {t.sync_max_offset}"
+        if conf < t.sync_min_confidence:
+            return "drop", "sync", f"sync confidence {conf:.3f} < {t.sync_min_confidence}"
+    return "keep", None, "passed every stage"
+
+
+def head_pose_label(yaws: list[float | None], pitches: list[float | None], t: Thresholds) -> str | None:
+    """Dominant head-pose class over the sampled frames' angles (frames without a face skipped)."""
+    labels = [
+        head_pose_class(y, p, t.pose_frontal_yaw, t.pose_frontal_pitch, t.pose_extreme)
+        for y, p in zip(yaws, pitches, strict=True)
+        if y is not None and p is not None and math.isfinite(y) and math.isfinite(p)
+    ]
+    return dominant_class(labels)
+
+
+def decide_clip(measurement: dict[str, Any], t: Thresholds) -> list[dict[str, Any]]:
+    """Rows of one input clip: its own row, plus one per segment when it was split."""
+    clip = measurement["clip"]
+    segments = measurement.get("segments") or []
+    base = {k: clip.get(k) for k in ("clip_id", "path", "fps", "width", "height", "num_frames", "has_audio")}
+    base.update(parent_id=None, kind="clip", segment_index=None, scene_cuts=clip.get("scene_cuts"))
+    base["num_segments"] = len(segments)
+    if clip.get("error") or not segments:
+        row = {**base, "start_frame": 0, "end_frame": clip.get("num_frames"), "duration": clip.get("duration")}
+        row["error"] = clip.get("error") or "no frames"
+        decision, stage, reason = decide({**row, "duration": row["duration"] or 0.0}, t)
+        return [{**row, "decision": decision, "stage": stage, "reason": reason, "head_pose": None}]
+    if len(segments) == 1:
+        return [_leaf({**base, **segments[0]}, t)]
+    cuts = clip.get("scene_cuts") or 0
+    why = f"{cuts} scene cut(s)" if cuts else "longer than the segment limit"
+    parent = {
+        **base,
+        "start_frame": 0,
+        "end_frame": clip.get("num_frames"),
+        "duration": clip.get("duration"),
+        "decision": "split",
+        "stage": "scene",
+        "reason": f"{why}: split into {len(segments)} segments",
+        "head_pose": None,
+    }
+    rows = [parent]
+    for i, seg in enumerate(segments):
+        row = {**base, **seg, "clip_id": f"{clip['clip_id']}_s{i:03d}", "parent_id": clip["clip_id"]}
+        row.update(kind="segment", segment_index=i, scene_cuts=None, num_segments=None)
+        rows.append(_leaf(row, t))
+    return rows
+
+
+def _leaf(row: dict[str, Any], t: Thresholds) -> dict[str, Any]:
+    decision, stage, reason = decide(row, t)
+    pose = head_pose_label(row.get("pose_yaw") or [], row.get("pose_pitch") or [], t)
+    return {**row, "decision": decision, "stage": stage, "reason": reason, "head_pose": pose}
+
+
+def summarize(rows: list[dict[str, Any]]) -> dict[str, Any]:
+    """Counts for the run summary: inputs, split clips, segments, kept, dropped per stage."""
+    clips = [r for r in rows if r["kind"] == "clip"]
+    leaves = [r for r in rows if r["decision"] in ("keep", "drop")]
+    dropped: dict[str, int] = {}
+    for r in leaves:
+        if r["decision"] == "drop":
+            dropped[r["stage"]] = dropped.get(r["stage"], 0) + 1
+    return {
+        "inputs": len(clips),
+        "split": sum(r["decision"] == "split" for r in clips),
+        "segments": sum(r["kind"] == "segment" for r in rows),
+        "decided": len(leaves),
+        "kept": sum(r["decision"] == "keep" for r in leaves),
+        "dropped": sum(r["decision"] == "drop" for r in leaves),
+        "dropped_by_stage": {s: dropped[s] for s in STAGES if s in dropped},
+    }

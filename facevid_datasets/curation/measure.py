@@ -1,0 +1,397 @@
+"""Measure one clip: every stage's value for every segment, in one decoding pass.
+
+`measure_clip` is the unit of work the local process pool and Ray both run; it returns bytes
+(a compressed `.npz` holding a JSON summary and the per-frame arrays) that the driver stores in
+the measurement cache, so workers need no shared filesystem for their output.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import io
+import json
+import os
+import statistics
+import time
+from collections import defaultdict
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from ..media.decode import AUDIO_SAMPLE_RATE, TorchcodecReader, decode_audio
+from ..schema import empty_record
+from .models import DEFAULT_MODELS, MODEL_KINDS, Face, load_model
+from .stages import (
+    Segment,
+    black_border,
+    count_text_chars,
+    detect_scene_cuts,
+    face_size,
+    plan_segments,
+    sample_indices,
+    subtitle_text,
+)
+
+#: Bump when a measurement changes meaning: cached measurements of other versions are not reused.
+MEASURE_VERSION = 1
+
+
+@dataclass
+class MeasureConfig:
+    """How clips are measured; any change here invalidates the cache (thresholds do not).
+
+    detect_every: run the face detector on every n-th frame of a segment (and its first); landmarks
+        are computed on every frame from the latest detection box.
+    detect_max_side: frames are shrunk to this longer side for face detection only (0: never), so
+        1080p costs what 720p does; faces under about 80 px at that scale are not found.
+    scene_threshold / min_scene_frames: PySceneDetect ContentDetector settings (its defaults).
+    max_segment_seconds: longest segment; longer shots are split into equal pieces (papers: 30 s).
+    sample_frames: frames per segment for borders, subtitles, quality and head pose (papers: 5).
+    subtitle_region: lower fraction of the frame searched for subtitles.
+    border_luma: brightest value (0-255) a pixel of a black border may have.
+    """
+
+    models: dict[str, str] = field(default_factory=lambda: dict(DEFAULT_MODELS))
+    detect_every: int = 5
+    detect_max_side: int = 720
+    scene_threshold: float = 27.0
+    min_scene_frames: int = 15
+    max_segment_seconds: float = 30.0
+    sample_frames: int = 5
+    subtitle_region: float = 0.4
+    border_luma: float = 24.0
+    chunk_frames: int = 32
+
+    def __post_init__(self) -> None:
+        unknown = set(self.models) - set(MODEL_KINDS)
+        if unknown:
+            raise ValueError(f"unknown model kind(s) {sorted(unknown)}; kinds are {MODEL_KINDS}")
+        self.models = {**DEFAULT_MODELS, **self.models}
+
+    def fingerprint(self) -> str:
+        """Hash of every setting that changes a measurement (chunk size does not)."""
+        d = dataclasses.asdict(self)
+        d.pop("chunk_frames")
+        d["version"] = MEASURE_VERSION
+        return hashlib.sha1(json.dumps(d, sort_keys=True).encode()).hexdigest()[:12]
+
+
+@dataclass
+class ClipInput:
+    """One clip to curate: its id, video file, optional separate audio file, and its record."""
+
+    clip_id: str
+    video: str
+    audio: str | None = None
+    record: dict[str, Any] | None = None
+
+    @classmethod
+    def from_item(cls, item: Any) -> ClipInput:
+        """From a video path or a FEATURES record (`video` as a path or {"path", "bytes"})."""
+        if isinstance(item, ClipInput):
+            return item
+        if isinstance(item, str | os.PathLike):
+            path = os.path.abspath(item)
+            rec = empty_record()
+            rec.update(clip_id=Path(path).stem, video={"path": path, "bytes": None}, audio_source="video")
+            return cls(Path(path).stem, path, None, rec)
+        if isinstance(item, dict):
+            if not item.get("clip_id"):
+                raise ValueError(f"record without clip_id: {str(item)[:200]}")
+            video = item.get("video")
+            path = video.get("path") if isinstance(video, dict) else video
+            audio = item.get("audio")
+            audio_path = audio.get("path") if isinstance(audio, dict) else audio
+            if item.get("audio_source") != "file":
+                audio_path = None
+            return cls(str(item["clip_id"]), str(path or ""), audio_path, dict(item))
+        raise TypeError(f"cannot curate {type(item).__name__}: give a video path or a record dict")
+
+
+def cache_key(clip: ClipInput, config: MeasureConfig) -> str:
+    """Cache file stem: the clip id plus a hash of the files' identity (path, size, mtime) and config."""
+    ident: list[Any] = [clip.clip_id, config.fingerprint()]
+    for p in (clip.video, clip.audio):
+        if p:
+            try:
+                st = os.stat(p)
+                ident += [os.path.abspath(p), st.st_size, st.st_mtime_ns]
+            except OSError:
+                ident += [os.path.abspath(p), "missing"]
+    digest = hashlib.sha1(json.dumps(ident).encode()).hexdigest()[:16]
+    safe = "".join(ch if ch.isalnum() or ch in "-_." else "_" for ch in clip.clip_id)[:80]
+    return f"{safe}-{digest}"
+
+
+# -- payload -----------------------------------------------------------------------------------------
+
+
+def encode_payload(meta: dict[str, Any], arrays: dict[str, np.ndarray]) -> bytes:
+    """A measurement as compressed npz bytes: `meta` as JSON plus named arrays."""
+    buf = io.BytesIO()
+    raw = np.frombuffer(json.dumps(meta).encode(), dtype=np.uint8)
+    np.savez_compressed(buf, meta=raw, **arrays)
+    return buf.getvalue()
+
+
+def decode_payload(data: bytes | Path) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
+    """Inverse of `encode_payload`; accepts the bytes or a cache file."""
+    src = io.BytesIO(data) if isinstance(data, bytes) else data
+    with np.load(src) as z:
+        meta = json.loads(z["meta"].tobytes().decode())
+        arrays = {k: z[k] for k in z.files if k != "meta"}
+    return meta, arrays
+
+
+class MeasurementStore:
+    """The `measurements/` cache: one `<key>.npz` per clip, written atomically (a killed run
+    leaves complete entries or none), so a re-run measures only what is missing."""
+
+    def __init__(self, root: str | Path):
+        self.root = Path(root)
+        self.root.mkdir(parents=True, exist_ok=True)
+
+    def path(self, key: str) -> Path:
+        return self.root / f"{key}.npz"
+
+    def has(self, key: str) -> bool:
+        return self.path(key).is_file()
+
+    def save(self, key: str, payload: bytes) -> None:
+        tmp = self.root / f".{key}.{os.getpid()}.tmp"
+        tmp.write_bytes(payload)
+        os.replace(tmp, self.path(key))
+
+    def load(self, key: str) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
+        return decode_payload(self.path(key))
+
+
+# -- measuring -----------------------------------------------------------------------------------------
+
+
+class _Timer:
+    def __init__(self) -> None:
+        self.seconds: dict[str, float] = defaultdict(float)
+
+    @contextmanager
+    def __call__(self, name: str) -> Iterator[None]:
+        t = time.perf_counter()
+        try:
+            yield
+        finally:
+            self.seconds[name] += time.perf_counter() - t
+
+
+def measure_clip(clip: ClipInput, config: MeasureConfig) -> bytes:
+    """Measure every stage on every segment of `clip`; failures become an `error` in the result."""
+    timer = _Timer()
+    start = time.perf_counter()
+    try:
+        if not clip.video:
+            raise ValueError(f"{clip.clip_id}: record has no video path")
+        meta, arrays = _measure(clip, config, timer)
+    except Exception as e:  # any failure is recorded against the clip; the run carries on
+        msg = str(e).strip() if clip.video and clip.video in str(e) else f"{clip.video}: {e}".strip()
+        meta = {"clip": {"clip_id": clip.clip_id, "path": clip.video, "error": msg}, "segments": []}
+        arrays = {}
+    timer.seconds["total"] = time.perf_counter() - start
+    meta["timings"] = dict(timer.seconds)
+    meta["config"] = config.fingerprint()
+    return encode_payload(meta, arrays)
+
+
+def _measure(clip: ClipInput, config: MeasureConfig, timer: _Timer) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
+    with timer("load_models"):
+        m = {kind: load_model(kind, spec) for kind, spec in config.models.items()}
+    with timer("decode"):
+        reader = TorchcodecReader(clip.video)  # fails first, with a MediaError naming the file
+    with timer("scenes"):
+        cuts = detect_scene_cuts(clip.video, config.scene_threshold, config.min_scene_frames)
+    n, fps = reader.num_frames, reader.fps
+    if n <= 0 or fps <= 0:
+        raise ValueError(f"{clip.video}: no decodable frames")
+    segments = plan_segments(n, fps, cuts, config.max_segment_seconds)
+    seg_start = np.zeros(n, dtype=np.int64)
+    samples: set[int] = set()
+    for s in segments:
+        seg_start[s.start : s.end] = s.start
+        samples.update(sample_indices(s, config.sample_frames))
+    same_kp = config.models["keypoints"] == config.models["landmarks"]
+    sync_crop = int(getattr(m["sync"], "crop_size", 0) or 0)
+
+    counts = np.full(n, -1, dtype=np.int64)  # faces found; -1 on frames the detector skipped
+    lms: list[np.ndarray | None] = [None] * n
+    kps: list[np.ndarray | None] = [None] * n
+    crops: list[np.ndarray | None] = [None] * n
+    pose = np.full((n, 3), np.nan, dtype=np.float32)
+    per_sample: dict[int, tuple[int, int, str, float]] = {}
+    track: Face | None = None
+    pts0 = 0.0
+    width = height = 0
+    for a in range(0, n, config.chunk_frames):
+        with timer("decode"):
+            frames, pts = reader.get_frames(list(range(a, min(n, a + config.chunk_frames))))
+            batch = frames.permute(0, 2, 3, 1).contiguous().numpy()
+        if a == 0:
+            pts0 = float(pts[0])
+            height, width = batch.shape[1:3]
+        for j, rgb in enumerate(batch):
+            i = a + j
+            if (i - seg_start[i]) % config.detect_every == 0:
+                with timer("face_detect"):
+                    faces = _detect(m["face_detector"], rgb, config.detect_max_side)
+                counts[i] = len(faces)
+                track = max(faces, key=lambda f: f.area) if faces else None
+            if track is not None:
+                with timer("landmarks"):
+                    lms[i] = np.asarray(m["landmarks"].landmarks(rgb, track), dtype=np.float32)
+                if not same_kp:
+                    with timer("keypoints"):
+                        kps[i] = np.asarray(m["keypoints"].landmarks(rgb, track), dtype=np.float32)
+                if sync_crop:
+                    crops[i] = _face_crop(rgb, lms[i], sync_crop)
+                with timer("head_pose"):
+                    angles = m["head_pose"].angles(lms[i], width, height)
+                if angles is not None:
+                    pose[i] = angles
+            if i in samples:
+                with timer("border"):
+                    border = black_border(rgb, config.border_luma)
+                with timer("subtitles"):
+                    text = subtitle_text(rgb, m["ocr"], config.subtitle_region)
+                with timer("quality"):
+                    q = m["quality"].score(rgb)
+                per_sample[i] = (border, count_text_chars(text), text, q)
+
+    audio = None
+    with timer("audio"):
+        wav = decode_audio(clip.audio or clip.video, pts0, pts0 + n / fps, AUDIO_SAMPLE_RATE)
+        audio = None if wav is None else wav.numpy()
+
+    landmarks = _stack(lms, n)
+    keypoints = landmarks if same_kp else _stack(kps, n)
+    seg_meta = []
+    for s in segments:
+        with timer("sync"):
+            sync = _sync(m["sync"], s, landmarks, audio, fps, crops if sync_crop else None)
+        seg_meta.append(_segment_meta(s, fps, counts, landmarks, pose, per_sample, sync, config.sample_frames))
+    meta = {
+        "clip": {
+            "clip_id": clip.clip_id,
+            "path": clip.video,
+            "audio_path": clip.audio,
+            "width": int(width),
+            "height": int(height),
+            "fps": float(fps),
+            "num_frames": int(n),
+            "duration": float(n / fps),
+            "has_audio": audio is not None,
+            "scene_cuts": len(cuts),
+            "cut_frames": cuts,
+            "error": None,
+            "keypoints_format": m["keypoints"].format,
+        },
+        "segments": seg_meta,
+    }
+    arrays = {"keypoints": keypoints, "pose": pose}
+    if not same_kp:
+        arrays["landmarks"] = landmarks
+    return meta, arrays
+
+
+def _detect(detector: Any, rgb: np.ndarray, max_side: int) -> list[Face]:
+    """Faces found on a copy shrunk to `max_side`, with boxes in the frame's own pixels."""
+    h, w = rgb.shape[:2]
+    scale = max_side / max(h, w) if max_side and max(h, w) > max_side else 1.0
+    if scale == 1.0:
+        return detector.detect(rgb)
+    import cv2
+
+    small = cv2.resize(rgb, (round(w * scale), round(h * scale)), interpolation=cv2.INTER_AREA)
+    return [Face(round(f.x / scale), round(f.y / scale), round(f.w / scale), round(f.h / scale), f.score)
+            for f in detector.detect(small)]  # fmt: skip
+
+
+def _stack(items: list[np.ndarray | None], n: int) -> np.ndarray:
+    """(n, P, 3) float32 with NaN rows for frames without a face; (n, 0, 3) when none had one."""
+    first = next((x for x in items if x is not None), None)
+    if first is None:
+        return np.full((n, 0, 3), np.nan, dtype=np.float32)
+    out = np.full((n, *first.shape), np.nan, dtype=np.float32)
+    for i, x in enumerate(items):
+        if x is not None:
+            out[i] = x
+    return out
+
+
+def _face_crop(rgb: np.ndarray, lm: np.ndarray, size: int) -> np.ndarray:
+    import cv2
+
+    x0, y0 = np.nanmin(lm[:, :2], axis=0)
+    x1, y1 = np.nanmax(lm[:, :2], axis=0)
+    cx, cy, half = (x0 + x1) / 2, (y0 + y1) / 2, max(x1 - x0, y1 - y0) * 0.6
+    h, w = rgb.shape[:2]
+    xa, ya = int(max(0, cx - half)), int(max(0, cy - half))
+    xb, yb = int(min(w, cx + half)), int(min(h, cy + half))
+    crop = rgb[ya:yb, xa:xb] if xb > xa and yb > ya else rgb
+    return cv2.resize(crop, (size, size), interpolation=cv2.INTER_AREA)
+
+
+def _sync(model: Any, s: Segment, landmarks: np.ndarray, audio: np.ndarray | None, fps: float, crops: Any) -> Any:
+    if audio is None or landmarks.shape[1] == 0:
+        return None
+    a = int(round(s.start / fps * AUDIO_SAMPLE_RATE))
+    b = int(round(s.end / fps * AUDIO_SAMPLE_RATE))
+    seg_crops = None
+    if crops is not None:
+        blank = np.zeros((model.crop_size, model.crop_size, 3), dtype=np.uint8)
+        seg_crops = np.stack([c if c is not None else blank for c in crops[s.start : s.end]])
+    return model.measure(landmarks[s.start : s.end], audio[a:b], AUDIO_SAMPLE_RATE, fps, crops=seg_crops)
+
+
+def _none_if_nan(v: float) -> float | None:
+    return None if v is None or not np.isfinite(v) else float(v)
+
+
+def _segment_meta(
+    s: Segment,
+    fps: float,
+    counts: np.ndarray,
+    landmarks: np.ndarray,
+    pose: np.ndarray,
+    per_sample: dict[int, tuple[int, int, str, float]],
+    sync: Any,
+    sample_count: int,
+) -> dict[str, Any]:
+    det = [int(c) for c in counts[s.start : s.end] if c >= 0]
+    have = [i for i in range(s.start, s.end) if landmarks.shape[1] and np.isfinite(landmarks[i, 0, 0])]
+    sizes = [face_size(landmarks[i]) for i in have]
+    idx = sample_indices(s, sample_count)
+    samples = [per_sample[i] for i in idx if i in per_sample]
+    texty = max(samples, key=lambda v: v[1]) if samples else None
+    return {
+        "start_frame": s.start,
+        "end_frame": s.end,
+        "start": s.start / fps,
+        "end": s.end / fps,
+        "duration": s.num_frames / fps,
+        "sample_frames": idx,
+        "face_count": statistics.median_low(det) if det else None,
+        "face_count_max": max(det) if det else None,
+        "face_size": float(np.median(sizes)) if sizes else None,
+        "face_fraction": len(have) / s.num_frames,
+        "border_px": float(np.median([v[0] for v in samples])) if samples else None,
+        "subtitle_chars": texty[1] if texty else None,
+        "subtitle_text": texty[2][:120] if texty else None,
+        "brisque": float(np.mean([v[3] for v in samples])) if samples else None,
+        "sync_confidence": None if sync is None else float(sync.confidence),
+        "sync_offset": None if sync is None else int(sync.offset),
+        "pose_yaw": [_none_if_nan(pose[i, 0]) for i in idx],
+        "pose_pitch": [_none_if_nan(pose[i, 1]) for i in idx],
+        "pose_roll": [_none_if_nan(pose[i, 2]) for i in idx],
+    }
