@@ -1,0 +1,43 @@
+"""TalkingFace-Wild (MCDM paper): 31.3k talking-face clips, 241.6 h, 3,452 identities, 10 languages.
+
+Clips from YouTube (keyword queries such as "interview", "dialogue" in each language), average
+27.8 s, at most 30 s, balanced across 10 languages. Pipeline: PySceneDetect scene cuts, trim to
+<= 30 s, drop clips with no face or several faces, image-quality filter, SyncNet lip-sync filter,
+manual check. No public release exists yet and no licence has been announced.
+
+This builder reads the release layout of `facevid_datasets.release` (documented in the dataset
+card). A clip's language is the metadata `language` column, otherwise the first folder of its
+path (`<root>/<language>/...` or `<root>/videos/<language>/...`), lower-cased. Splits: the
+metadata's `split` where given, else an identity-disjoint test set of 2,048 clips (10% under
+20,480 clips). Config `all`; pass `languages=("en", ...)` to keep some languages only.
+"""
+
+from __future__ import annotations
+
+from facevid_datasets.release import ReleaseBuilder, ReleaseConfig
+
+
+class TalkingFaceWild(ReleaseBuilder):
+    """TalkingFace-Wild multilingual talking-face clips in the common record (with `language`)."""
+
+    NAME = "talkingface-wild"
+    HOMEPAGE = ""  # no project page or release announced yet
+    LICENSE = "Not announced (no public release yet); treat as non-commercial research only."
+    CITATION = (
+        "@article{shen2025mcdm,\n  title={Long-Term TalkingFace Generation via Motion-Prior Conditional "
+        "Diffusion Model},\n  author={Shen, Fei and Wang, Cong and Gao, Junyao and Guo, Qin and Dang, Jisheng "
+        "and Tang, Jinhui and Chua, Tat-Seng},\n  year={2025}\n}"
+    )
+    ACCESS = (
+        "TalkingFace-Wild has no public release yet: obtain the files from the MCDM authors and pass "
+        "their folder as data_dir (or the gated Hub repo they name as repo_id=)."
+    )
+    BUILDER_CONFIGS = [ReleaseConfig(name="all", description="Every clip, all languages.")]
+    DEFAULT_CONFIG_NAME = "all"
+
+    @classmethod
+    def language_of(cls, relpath: str) -> str | None:
+        parts = relpath.split("/")
+        if parts and parts[0] == "videos":
+            parts = parts[1:]
+        return parts[0].lower() if len(parts) > 1 else None

@@ -1,0 +1,66 @@
+"""`facevid download` and `facevid export`: gated Hub download and Hub-ready export."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import typer
+
+from ..errors import FaceVidError
+
+
+def register(app: typer.Typer) -> None:
+    """Add the `download` and `export` commands to the `facevid` app."""
+
+    @app.command()
+    def download(
+        name: str = typer.Argument(..., help="Dataset name, e.g. facevid-1k"),
+        out: Path = typer.Option(None, "--out", help="Folder for the files (default: ./<name>)"),
+        config: str = typer.Option(None, help="Config whose files are fetched (default: the builder's)"),
+        repo_id: str = typer.Option(None, help="Gated Hub dataset repo (default: FACEVID_HUB_REPO_<NAME>)"),
+        revision: str = typer.Option(None, help="Branch, tag or commit"),
+        token: str = typer.Option(None, help="Hub token (default: HF_TOKEN or `hf auth login`)"),
+        workers: int = typer.Option(8, help="Parallel file downloads"),
+    ) -> None:
+        """Download a dataset's files (only those the config needs) from its gated Hub repo, verified."""
+        from ..builders import builder_class
+        from . import download as hub_download
+
+        try:
+            cls = builder_class(name)
+            cfg = config or cls.DEFAULT_CONFIG_NAME or "all"
+            if cfg == "sample":
+                typer.echo(f"{name}: the sample ships with the package; load_dataset({name!r}, 'sample').")
+                return
+            path = hub_download(name, out or Path(name), config=cfg, repo_id=repo_id, revision=revision,
+                                token=token, max_workers=workers)  # fmt: skip
+        except (FaceVidError, KeyError) as e:
+            typer.echo(str(e).strip("'\""), err=True)
+            raise typer.Exit(1) from None
+        typer.echo(f"{name}/{cfg}: files in {path}\nload with: load_dataset({name!r}, {cfg!r}, data_dir={str(path)!r})")
+
+    @app.command()
+    def export(
+        name: str = typer.Argument(..., help="Dataset name, e.g. facevid-1k"),
+        out: Path = typer.Option(..., "--out", help="Folder for README.md and data/<config>/*.parquet"),
+        config: str = typer.Option(None, help="Config to export (default: the builder's)"),
+        data_dir: str = typer.Option(None, help="Release folder (default: download from the Hub / the sample)"),
+        repo_id: str = typer.Option(None, help="Gated Hub repo to build from when no data_dir is given"),
+        token: str = typer.Option(None, help="Hub token (default: HF_TOKEN or `hf auth login`)"),
+        cache_dir: str = typer.Option(None, help="datasets cache folder"),
+        max_shard_size: str = typer.Option("500MB", help="Target size of one Parquet shard"),
+    ) -> None:
+        """Write a built dataset as Hub-ready Parquet shards (videos embedded) with its card and configs."""
+        from .export import export_dataset
+
+        kwargs = {"repo_id": repo_id} if repo_id else {}
+        try:
+            res = export_dataset(name, out, config=config, data_dir=data_dir, token=token, cache_dir=cache_dir,
+                                 max_shard_size=max_shard_size, **kwargs)  # fmt: skip
+        except (FaceVidError, KeyError) as e:
+            typer.echo(str(e).strip("'\""), err=True)
+            raise typer.Exit(1) from None
+        for split, paths in res.shards.items():
+            typer.echo(f"{split}: {res.rows[split]} rows in {len(paths)} shard(s)")
+        typer.echo(f"card: {res.card}\nload with: datasets.load_dataset({str(res.out)!r})")
+        typer.echo("Check the dataset's licence before uploading: several forbid redistribution.")

@@ -1,0 +1,62 @@
+"""Dataset cards: one per supported dataset, valid Hub card metadata with licence, gating and configs."""
+
+from __future__ import annotations
+
+from importlib.resources import files
+from pathlib import Path
+
+import pytest
+from facevid_datasets.builders import BUILDERS, builder_class
+from huggingface_hub import DatasetCard, DatasetCardData
+
+CARDS = Path(str(files("facevid_datasets.dataset_cards")))
+# Values accepted by the Hub's YAML validator for these keys (subset this project uses).
+SIZE_CATEGORIES = {"n<1K", "1K<n<10K", "10K<n<100K", "100K<n<1M", "1M<n<10M", "10M<n<100M"}
+TASKS = {"text-to-video", "image-to-video", "video-classification", "audio-classification"}
+LICENSES = {"other", "cc-by-4.0", "cc-by-3.0", "mit"}
+SIZES = {"facevid-1k": "100K<n<1M", "talkingface-wild": "10K<n<100K", "hdtf": "n<1K", "celebv-hq": "10K<n<100K",
+         "celebv-text": "10K<n<100K", "talkinghead-1kh": "100K<n<1M", "voxceleb2": "1M<n<10M"}  # fmt: skip
+SECTIONS = ("## Record schema", "## Statistics", "## Collection and cleaning", "## Intended use and restrictions",
+            "## Citation")  # fmt: skip
+
+
+def test_one_card_per_dataset():
+    assert {p.stem for p in CARDS.glob("*.md")} == set(BUILDERS)
+
+
+@pytest.mark.parametrize("name", sorted(BUILDERS))
+def test_card_metadata(name):
+    card = DatasetCard.load(CARDS / f"{name}.md")
+    data = card.data
+    assert isinstance(data, DatasetCardData)
+    again = DatasetCardData(**data.to_dict())  # round-trips through the Hub's own card-data class
+    assert again.to_dict() == data.to_dict()
+    licences = data.license if isinstance(data.license, list) else [data.license]
+    assert set(licences) <= LICENSES
+    if "other" in licences:
+        assert data.license_name
+    assert data.size_categories == [SIZES[name]]
+    assert data.task_categories and set(data.task_categories) <= TASKS
+    assert data.extra_gated_prompt and len(data.extra_gated_prompt) > 100
+    fields = data.extra_gated_fields
+    assert "checkbox" in fields.values() and any("mail" in k.lower() for k in fields)
+    assert any("affiliation" in k.lower() for k in fields) and any("intended use" in k.lower() for k in fields)
+    configs = data.configs
+    assert configs and all(c["config_name"] and c["data_files"] for c in configs)
+    assert sum(bool(c.get("default")) for c in configs) == 1
+    cls = builder_class(name) if name in ("facevid-1k", "talkingface-wild") else None
+    if cls is not None:
+        assert {c["config_name"] for c in configs} == {c.name for c in cls.BUILDER_CONFIGS} - {"sample"}
+    for section in SECTIONS:
+        assert section in card.text, (name, section)
+    assert "```bibtex" in card.text
+
+
+def test_facevid_card_documents_layout_and_licence_terms():
+    card = DatasetCard.load(CARDS / "facevid-1k.md")
+    prompt = card.data.extra_gated_prompt
+    for term in ("non-commercial", "redistribute", "derivative", "race, age or gender", "20 frames", "delete"):
+        assert term in prompt
+    assert "application form" in prompt and "institutional e-mail" in prompt
+    for fact in ("metadata.jsonl", "keypoints/<clip_id>.npy", "RS127258_segment_049_7350_0", "270,043", "2,048"):
+        assert fact in card.text
