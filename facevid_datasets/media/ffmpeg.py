@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import shutil
 import subprocess
 import tempfile
 from collections.abc import Iterable
@@ -12,26 +11,18 @@ import numpy as np
 import soundfile as sf
 
 from ..errors import MediaError
+from .tools import binary, run
 
 
 def ffmpeg_binary() -> str:
     """Path of ffmpeg, or a MediaError telling the user how to install it."""
-    exe = shutil.which("ffmpeg")
-    if exe is None:
-        raise MediaError(None, "ffmpeg not found: install FFmpeg (e.g. `apt-get install ffmpeg`)")
-    return exe
+    return binary("ffmpeg")
 
 
 def run_ffmpeg(args: list[str], path_for_errors: str | Path, timeout: float = 600) -> None:
     """Run ffmpeg quietly; raise MediaError with FFmpeg's last error line on failure."""
-    cmd = [ffmpeg_binary(), "-hide_banner", "-loglevel", "error", "-nostdin", "-y", *args]
-    try:
-        proc = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout, check=False)
-    except subprocess.TimeoutExpired as e:
-        raise MediaError(path_for_errors, f"ffmpeg timed out after {timeout} s") from e
-    if proc.returncode != 0:
-        lines = proc.stderr.strip().splitlines()
-        raise MediaError(path_for_errors, f"ffmpeg failed: {lines[-1] if lines else proc.returncode}")
+    run("ffmpeg", ["-hide_banner", "-loglevel", "error", "-nostdin", "-y", *args], path_for_errors, "ffmpeg failed",
+        timeout)  # fmt: skip
 
 
 def encode_video(

@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import json
-import shutil
-import subprocess
 from dataclasses import asdict, dataclass
 from fractions import Fraction
 from functools import lru_cache
@@ -13,6 +11,7 @@ from pathlib import Path
 import numpy as np
 
 from ..errors import MediaError
+from .tools import run
 
 _TIMEOUT_S = 60
 
@@ -40,24 +39,9 @@ class VideoInfo:
         return asdict(self)
 
 
-def ffprobe_binary() -> str:
-    """Path of ffprobe, or a MediaError telling the user how to install it."""
-    exe = shutil.which("ffprobe")
-    if exe is None:
-        raise MediaError(None, "ffprobe not found: install FFmpeg (e.g. `apt-get install ffmpeg`)")
-    return exe
-
-
 def _run_ffprobe(path: str, args: list[str]) -> dict:
-    cmd = [ffprobe_binary(), "-v", "error", "-of", "json", *args, path]
-    try:
-        proc = subprocess.run(cmd, capture_output=True, text=True, timeout=_TIMEOUT_S, check=False)
-    except subprocess.TimeoutExpired as e:
-        raise MediaError(path, f"ffprobe timed out after {_TIMEOUT_S} s") from e
-    if proc.returncode != 0:
-        detail = proc.stderr.strip().splitlines()
-        raise MediaError(path, f"not a readable media file ({detail[-1] if detail else 'ffprobe failed'})")
-    return json.loads(proc.stdout or "{}")
+    out = run("ffprobe", ["-v", "error", "-of", "json", *args, path], path, "not a readable media file", _TIMEOUT_S)
+    return json.loads(out or "{}")
 
 
 def _rate(text: str | None) -> float:
