@@ -6,7 +6,18 @@ The data's path through the package: raw release -> `builders/` -> typed record 
 
 from .loading import list_datasets, load_builder, load_dataset
 from .schema import FEATURES
+from .training import BalancedSampler, ClipDataset, VideoCollator, clip_loader, training_copies
 
 __version__ = "0.1.0"
 
-__all__ = ["FEATURES", "list_datasets", "load_builder", "load_dataset"]
+__all__ = [
+    "FEATURES",
+    "BalancedSampler",
+    "ClipDataset",
+    "VideoCollator",
+    "clip_loader",
+    "list_datasets",
+    "load_builder",
+    "load_dataset",
+    "training_copies",
+]

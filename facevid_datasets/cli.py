@@ -56,7 +56,7 @@ def demo(
     from .demo import run_demo
 
     summary = run_demo(out, batches=batches, batch_size=batch_size)
-    typer.echo(json.dumps(summary, indent=2))
+    typer.echo(json.dumps(summary, indent=2, ensure_ascii=False))
 
 
 def _register_plugins() -> None:

@@ -197,7 +197,7 @@ def render_clip(
     for k in range(n):
         img, moved = _open_mouth(face, pts, float(opening[k]))
         h = _rotation_homography(-angles[k, 0], -angles[k, 1], angles[k, 2])  # plane angles: camera-facing signs
-        frames.append(cv2.warpPerspective(img, h, (SIZE, SIZE), borderMode=cv2.BORDER_REFLECT))
+        frames.append(cv2.warpPerspective(img, h, (SIZE, SIZE), borderMode=cv2.BORDER_REPLICATE))
         proj = cv2.perspectiveTransform(moved[None].astype(np.float64), h)[0]
         keypoints.append(np.concatenate([proj, np.ones((68, 1))], 1))
     return frames, np.asarray(keypoints, dtype=np.float32), angles

@@ -1,1 +1,28 @@
-"""training"""
+"""Training loader: clip plans -> balanced, resumable sampling -> decoded fixed-shape batches.
+
+`ClipDataset` plans clips (no pixels), `BalancedSampler` mixes groups by seconds of video across
+ranks and resumes mid-epoch, `VideoCollator` decodes and aligns video, audio and keypoints, and
+`clip_loader` puts decoding in CPU workers or on NVDEC in the main process.
+"""
+
+from .collate import VideoCollator
+from .plan import ClipDataset, ClipPlan, Draw, StreamingClipDataset
+from .populations import population_shares, population_tables
+from .prefetch import CudaPrefetcher, clip_loader
+from .sampler import BalancedSampler, ClipSampler
+from .store import training_copies
+
+__all__ = [
+    "BalancedSampler",
+    "ClipDataset",
+    "ClipPlan",
+    "ClipSampler",
+    "CudaPrefetcher",
+    "Draw",
+    "StreamingClipDataset",
+    "VideoCollator",
+    "clip_loader",
+    "population_shares",
+    "population_tables",
+    "training_copies",
+]

@@ -1,0 +1,461 @@
+"""Clip plans: which file, which frames, which audio span and labels one training item uses.
+
+A `ClipDataset` turns records (`facevid_datasets.FEATURES` rows) into `ClipPlan`s without touching
+pixels, so DataLoader workers stay cheap and the decode can happen wherever it is fastest (worker
+processes on CPU, the main process on CUDA). Frame choice follows the source's real frame rate:
+with a target `fps`, output frame k shows what a player shows at start + k / fps.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any, Literal, NamedTuple
+
+import numpy as np
+import torch
+from torch.utils.data import Dataset, IterableDataset, get_worker_info
+
+from ..media import probe
+
+logger = logging.getLogger(__name__)
+
+Start = Literal["random", "first", "center"]
+Short = Literal["pad", "loop", "skip"]
+
+#: Record fields a plan never needs (kept out of the per-item read).
+_HEAVY_UNUSED = ("original", "quality")
+
+
+class Draw(NamedTuple):
+    """What a sampler hands the dataset: a row, plus the epoch and positions that seed its random start."""
+
+    row: int
+    epoch: int = 0
+    position: int = -1  # index in this rank's epoch order (what resume counts)
+    key: int = -1  # index in the global epoch order (what seeds the random start)
+
+
+@dataclass(eq=False)
+class ClipPlan:
+    """Everything needed to decode one training clip; light enough to pass between processes."""
+
+    clip_id: str
+    row: int
+    video: str | bytes  # path, or the file's bytes when the record holds no path
+    audio: str | bytes | None  # where the audio track is (None: the clip has none)
+    indices: np.ndarray  # (T,) int64 frame indices in the file, in output order
+    times: np.ndarray  # (T,) float64 seconds: the instant each output frame stands for
+    valid: np.ndarray  # (T,) bool: False for padding frames
+    fps: float  # output frame rate
+    source_fps: float
+    width: int  # stored video size (keypoints are in these pixels)
+    height: int
+    keypoints: np.ndarray | None = None  # (T, K, 3) x, y, confidence for the sampled frames
+    keypoint_format: str | None = None
+    head_pose: np.ndarray | None = None  # (T, 3) yaw, pitch, roll in degrees
+    labels: dict[str, Any] = field(default_factory=dict)  # caption, attributes, source, language, ...
+    duration: float = 0.0  # seconds of the whole stored clip
+    epoch: int = 0
+    position: int = -1
+
+
+def column_values(records: Sequence[Mapping[str, Any]], column: str) -> list[Any]:
+    """Values of a possibly nested column ("attributes.ethnicity") in plain records."""
+    out = []
+    for rec in records:
+        value: Any = rec
+        for part in column.split("."):
+            value = value.get(part) if isinstance(value, Mapping) else None
+        out.append(value)
+    return out
+
+
+def _arrow_column(table: Any, column: str) -> list[Any]:
+    import pyarrow.compute as pc
+
+    top, *rest = column.split(".")
+    if top not in table.column_names:
+        raise KeyError(f"no column {top!r} in the dataset (columns: {table.column_names})")
+    arr = table.column(top)
+    for part in rest:
+        arr = pc.struct_field(arr, part)
+    return arr.to_pylist()
+
+
+class _Records:
+    """Row access over a `datasets.Dataset` (Arrow, only the fields plans need) or a list of dicts."""
+
+    def __init__(self, data: Any):
+        import datasets
+
+        self.hf = isinstance(data, datasets.Dataset)
+        if self.hf:
+            keep = [c for c in data.column_names if c not in _HEAVY_UNUSED]
+            self._arrow = data.select_columns(keep).with_format("arrow")
+            self._data = data
+        else:
+            self._list = list(data)
+
+    def __len__(self) -> int:
+        return len(self._data) if self.hf else len(self._list)
+
+    def column(self, column: str) -> list[Any]:
+        if self.hf:
+            top = column.split(".")[0]
+            return _arrow_column(self._data.select_columns([top]).with_format("arrow")[:], column)
+        return column_values(self._list, column)
+
+    def get(self, row: int) -> dict[str, Any]:
+        """The record, with keypoint points left as an Arrow list (sliced per clip, never fully converted)."""
+        if not self.hf:
+            return self._list[row]
+        t = self._arrow[row]
+        rec: dict[str, Any] = {}
+        for name in t.column_names:
+            cell = t.column(name)[0]
+            if name == "keypoints":
+                rec[name] = None if not cell.is_valid else {"format": cell["format"].as_py(), "points": cell["points"]}
+            else:
+                rec[name] = cell.as_py()
+        return rec
+
+
+def _sample_keypoints(kp: Mapping[str, Any] | None, indices: np.ndarray) -> tuple[np.ndarray | None, str | None]:
+    if not kp or kp.get("points") is None:
+        return None, None
+    pts = kp["points"]
+    try:
+        if hasattr(pts, "values") and hasattr(pts, "is_valid"):  # pyarrow ListScalar: take only our frames
+            import pyarrow as pa
+
+            if not pts.is_valid:
+                return None, kp.get("format")
+            frames = pts.values
+            n = len(frames)
+            if n == 0:
+                return None, kp.get("format")
+            sub = frames.take(pa.array(np.minimum(indices, n - 1)))
+            flat = sub.flatten().flatten().to_numpy(zero_copy_only=False)
+            arr = flat.astype(np.float32).reshape(len(indices), -1, 3)
+        else:
+            full = np.asarray(pts, dtype=np.float32)
+            if full.ndim != 3 or full.shape[-1] != 3 or not len(full):
+                return None, kp.get("format")
+            arr = full[np.minimum(indices, len(full) - 1)]
+    except (ValueError, TypeError) as e:  # ragged point counts: treat as missing, say why
+        logger.warning("keypoints of unequal length skipped (%s)", e)
+        return None, kp.get("format")
+    return arr, kp.get("format")
+
+
+def _sample_pose(pose: Mapping[str, Any] | None, indices: np.ndarray) -> np.ndarray | None:
+    if not pose or any(pose.get(k) is None for k in ("yaw", "pitch", "roll")):
+        return None
+    arr = np.stack([np.asarray(pose[k], dtype=np.float32) for k in ("yaw", "pitch", "roll")], axis=-1)
+    if not len(arr):
+        return None
+    return arr[np.minimum(indices, len(arr) - 1)]
+
+
+def _video_source(rec: Mapping[str, Any]) -> str | bytes:
+    v = rec.get("video") or {}
+    if isinstance(v, str):
+        return v
+    if v.get("path"):
+        import os
+
+        if os.path.exists(v["path"]) or not v.get("bytes"):
+            return v["path"]
+    if v.get("bytes"):
+        return v["bytes"]
+    raise ValueError(f"record {rec.get('clip_id')!r} has no video path or bytes")
+
+
+def _audio_source(rec: Mapping[str, Any], video: str | bytes) -> str | bytes | None:
+    kind = rec.get("audio_source") or "video"
+    if kind == "none":
+        return None
+    if kind == "file":
+        a = rec.get("audio") or {}
+        return a.get("path") or a.get("bytes")
+    return video
+
+
+@dataclass
+class ClipSpec:
+    """How clips are cut from records (see `ClipDataset` for the meaning of each field)."""
+
+    frames: int = 16
+    stride: int = 1
+    fps: float | None = None
+    start: Start | float = "random"
+    short: Short = "pad"
+    seed: int = 0
+
+    def __post_init__(self) -> None:
+        if self.frames < 1 or self.stride < 1:
+            raise ValueError(f"frames ({self.frames}) and stride ({self.stride}) must be >= 1")
+        if self.fps is not None and self.fps <= 0:
+            raise ValueError(f"fps must be positive, got {self.fps}")
+        if self.short not in ("pad", "loop", "skip"):
+            raise ValueError(f"short={self.short!r}: use 'pad', 'loop' or 'skip'")
+        if isinstance(self.start, str) and self.start not in ("random", "first", "center"):
+            raise ValueError(f"start={self.start!r}: use 'random', 'first', 'center' or seconds")
+
+    def frames_needed(self, source_fps: float) -> int:
+        """Source frames one clip spans."""
+        if self.fps is None:
+            return (self.frames - 1) * self.stride + 1
+        return int(np.floor((self.frames - 1) / self.fps * source_fps + 1e-6)) + 1
+
+    def fits(self, num_frames: int, source_fps: float) -> bool:
+        return num_frames >= self.frames_needed(source_fps)
+
+    def choose(self, num_frames: int, source_fps: float, rng: np.random.Generator) -> tuple[np.ndarray, ...]:
+        """Frame indices, instants, validity mask and output fps for a clip of a `num_frames` file."""
+        T = self.frames
+        out_fps = self.fps or source_fps / self.stride
+        span = self.frames_needed(source_fps)
+        room = max(0, num_frames - span)
+        if isinstance(self.start, (int, float)):
+            first = min(room, max(0, int(round(float(self.start) * source_fps))))
+        elif self.start == "random":
+            first = int(rng.integers(0, room + 1))
+        elif self.start == "center":
+            first = room // 2
+        else:
+            first = 0
+        t0 = first / source_fps
+        if self.fps is None:
+            times = t0 + np.arange(T) * self.stride / source_fps
+        else:
+            times = t0 + np.arange(T) / self.fps
+        idx = np.floor(times * source_fps + 1e-6).astype(np.int64)
+        valid = idx < num_frames
+        if not valid.all():
+            n_ok = int(valid.sum())
+            if self.short == "loop" and n_ok:
+                k = np.arange(T)
+                idx = idx[k % n_ok]
+                times = times[k % n_ok]
+                valid = np.ones(T, dtype=bool)
+            else:  # pad: repeat the last real frame, marked invalid
+                last = max(0, n_ok - 1)
+                idx = np.where(valid, idx, idx[last] if n_ok else 0)
+                times = np.where(valid, times, times[last] if n_ok else 0.0)
+        return idx, times, valid, np.float64(out_fps)
+
+
+def _record_timing(rec: Mapping[str, Any], video: str | bytes) -> tuple[float, int]:
+    fps, n = rec.get("fps"), rec.get("num_frames")
+    if fps and n:
+        return float(fps), int(n)
+    if isinstance(video, bytes):
+        raise ValueError(f"record {rec.get('clip_id')!r} lacks fps/num_frames and has no path to probe")
+    info = probe(video)
+    return info.fps, info.num_frames
+
+
+def make_plan(rec: Mapping[str, Any], spec: ClipSpec, rng: np.random.Generator, row: int = -1) -> ClipPlan:
+    """The plan for one clip of record `rec` (raises ValueError when the record cannot be planned)."""
+    video = _video_source(rec)
+    src_fps, n = _record_timing(rec, video)
+    idx, times, valid, out_fps = spec.choose(n, src_fps, rng)
+    kps, kp_format = _sample_keypoints(rec.get("keypoints"), idx)
+    pose = rec.get("head_pose") or {}
+    attrs = rec.get("attributes") or {}
+    labels = {
+        "caption": rec.get("caption"),
+        "attributes": dict(attrs),
+        "head_pose_label": pose.get("label"),
+        "source": rec.get("source"),
+        "dataset": rec.get("dataset"),
+        "language": rec.get("language"),
+        "identity": rec.get("identity"),
+    }
+    return ClipPlan(
+        clip_id=str(rec.get("clip_id") or f"row{row}"),
+        row=row,
+        video=video,
+        audio=_audio_source(rec, video),
+        indices=idx,
+        times=times,
+        valid=valid,
+        fps=float(out_fps),
+        source_fps=src_fps,
+        width=int(rec.get("width") or 0),
+        height=int(rec.get("height") or 0),
+        keypoints=kps,
+        keypoint_format=kp_format,
+        head_pose=_sample_pose(pose, idx),
+        labels=labels,
+        duration=float(rec.get("duration") or n / src_fps),
+    )
+
+
+def _draw_rng(seed: int, draw: Draw) -> np.random.Generator:
+    return np.random.default_rng([seed, draw.row, draw.epoch, draw.key + 1])
+
+
+class ClipDataset(Dataset):
+    """Clip plans over a loaded dataset: item i is a `ClipPlan` for row i (pixels are decoded later).
+
+    `data`: a `datasets.Dataset`, a list of records, or a `datasets.IterableDataset` (streaming; the
+    result is then a `StreamingClipDataset`). `frames` per clip; `stride` in source frames, or a
+    target `fps` (frames resampled from the source rate as a player shows them); `start` "random",
+    "first", "center" or seconds; clips shorter than needed are padded (last frame repeated, masked),
+    looped, or skipped (`short`). Random starts are seeded by (seed, row, epoch, draw position), so
+    a resumed run plans the same clips.
+    """
+
+    def __new__(cls, data: Any = None, *args: Any, **kwargs: Any) -> Any:
+        import datasets
+
+        if cls is ClipDataset and isinstance(data, datasets.IterableDataset):
+            return StreamingClipDataset(data, *args, **kwargs)
+        return super().__new__(cls)
+
+    def __init__(
+        self,
+        data: Any,
+        frames: int = 16,
+        *,
+        stride: int = 1,
+        fps: float | None = None,
+        start: Start | float = "random",
+        short: Short = "pad",
+        seed: int = 0,
+    ):
+        self.spec = ClipSpec(frames=frames, stride=stride, fps=fps, start=start, short=short, seed=seed)
+        self.records = _Records(data)
+        self.epoch = 0
+        self.skipped: list[tuple[str, str]] = []
+        self.rows = np.arange(len(self.records), dtype=np.int64)
+        if short == "skip":
+            fps_col = self.records.column("fps")
+            n_col = self.records.column("num_frames")
+            ids = self.records.column("clip_id")
+            keep = []
+            for i, (f, n, cid) in enumerate(zip(fps_col, n_col, ids, strict=True)):
+                if f and n and self.spec.fits(int(n), float(f)):
+                    keep.append(i)
+                else:
+                    need = self.spec.frames_needed(float(f or 25.0))
+                    self.skipped.append((str(cid), f"{n} frames, a clip needs {need}"))
+            self.rows = np.asarray(keep, dtype=np.int64)
+            if self.skipped:
+                logger.info("skipped %d clips shorter than %d frames", len(self.skipped), frames)
+
+    def __len__(self) -> int:
+        return len(self.rows)
+
+    def set_epoch(self, epoch: int) -> None:
+        """Epoch used to seed random starts for plain integer indices."""
+        self.epoch = epoch
+
+    def column(self, column: str) -> list[Any]:
+        """Values of a (nested, dotted) column for the dataset's items, in item order."""
+        values = self.records.column(column)
+        return [values[int(r)] for r in self.rows]
+
+    def durations(self) -> np.ndarray:
+        """Seconds of stored video per item (duration, else num_frames / fps)."""
+        dur = self.records.column("duration")
+        n = self.records.column("num_frames")
+        f = self.records.column("fps")
+        out = np.array([d if d else (nn / ff if nn and ff else 0.0) for d, nn, ff in zip(dur, n, f, strict=True)])
+        return out[self.rows].astype(np.float64)
+
+    def __getitem__(self, item: int | Draw | tuple) -> ClipPlan:
+        draw = Draw(*item) if isinstance(item, tuple) else Draw(int(item), self.epoch, -1, -1)
+        row = int(self.rows[draw.row])
+        plan = make_plan(self.records.get(row), self.spec, _draw_rng(self.spec.seed, draw), row=draw.row)
+        plan.epoch, plan.position = draw.epoch, draw.position
+        return plan
+
+
+def iter_records(stream: Any, batch_size: int = 64) -> Iterator[Mapping[str, Any]]:
+    """Every record of `stream`, also inside a DataLoader worker (where iterating a `datasets`
+    IterableDataset directly would give each worker only some shards: we split by step instead)."""
+    import datasets
+
+    if not isinstance(stream, datasets.IterableDataset):
+        yield from stream
+        return
+    for batch in stream.iter(batch_size=batch_size):
+        keys = list(batch)
+        for values in zip(*(batch[k] for k in keys), strict=True):
+            yield dict(zip(keys, values, strict=True))
+
+
+def _rank_world() -> tuple[int, int]:
+    if torch.distributed.is_available() and torch.distributed.is_initialized():
+        return torch.distributed.get_rank(), torch.distributed.get_world_size()
+    return 0, 1
+
+
+class StreamingClipDataset(IterableDataset):
+    """Clip plans over a streaming dataset; work is split across ranks and DataLoader workers.
+
+    With a `BalancedSampler` built over the same stream, records are mixed by group as in the
+    map-style case; without one, records come in stream order. Each (rank, worker) reads the
+    stream and keeps its own steps, so no record is planned twice in one step.
+    """
+
+    def __init__(
+        self,
+        data: Any,
+        frames: int = 16,
+        *,
+        stride: int = 1,
+        fps: float | None = None,
+        start: Start | float = "random",
+        short: Short = "pad",
+        seed: int = 0,
+        sampler: Any = None,
+        batch_size: int = 1,
+    ):
+        self.spec = ClipSpec(frames=frames, stride=stride, fps=fps, start=start, short=short, seed=seed)
+        self.data = data
+        self.sampler = sampler
+        self.batch_size = sampler.batch_size if sampler is not None else batch_size
+        self.epoch = 0
+
+    def set_epoch(self, epoch: int) -> None:
+        """Reshuffle the stream (if shuffled) and the mixing for `epoch`."""
+        self.epoch = epoch
+        if hasattr(self.data, "set_epoch"):
+            self.data.set_epoch(epoch)
+        if self.sampler is not None:
+            self.sampler.set_epoch(epoch)
+
+    def _draws(self) -> Iterator[tuple[Draw, Mapping[str, Any]]]:
+        if self.sampler is not None:
+            yield from self.sampler.stream_draws(self.data)
+            return
+        rank, world = _rank_world()
+        B = self.batch_size
+        for j, rec in enumerate(iter_records(self.data)):
+            step, r = divmod(j, world * B)
+            if r // B == rank:
+                yield Draw(j, self.epoch, step * B + r % B, j), rec
+
+    def __iter__(self) -> Iterator[ClipPlan]:
+        info = get_worker_info()
+        wid, nw = (info.id, info.num_workers) if info else (0, 1)
+        B = self.batch_size
+        for draw, rec in self._draws():
+            if (draw.position // B) % nw != wid:
+                continue
+            if self.spec.short == "skip":
+                video = _video_source(rec)
+                f, n = _record_timing(rec, video)
+                if not self.spec.fits(n, f):
+                    logger.info("skipped %s: %d frames, a clip needs %d", rec.get("clip_id"), n,
+                                self.spec.frames_needed(f))
+                    continue
+            plan = make_plan(rec, self.spec, _draw_rng(self.spec.seed, draw), row=draw.row)
+            plan.epoch, plan.position = draw.epoch, draw.position
+            yield plan

@@ -1,0 +1,107 @@
+"""Loaders that put the decode where it is fastest: CPU worker processes, or NVDEC in the main process.
+
+torchcodec cannot create CUDA decoders inside DataLoader worker processes, so on CUDA the workers
+only plan clips and `CudaPrefetcher` decodes the next batches on a side CUDA stream in a
+background thread of the main process while the current training step runs.
+"""
+
+from __future__ import annotations
+
+import queue
+import threading
+from collections.abc import Iterable, Iterator
+from typing import Any
+
+import torch
+from torch.utils.data import DataLoader, Dataset, IterableDataset, Sampler
+
+from .collate import VideoCollator, plans_collate
+
+
+class CudaPrefetcher:
+    """Decodes plan batches from `loader` with `collator` on the GPU, `depth` batches ahead."""
+
+    def __init__(self, loader: Iterable[list[Any]], collator: VideoCollator, depth: int = 2):
+        if collator.device.type != "cuda":
+            raise ValueError("CudaPrefetcher needs a collator with a CUDA device")
+        self.loader, self.collator, self.depth = loader, collator, depth
+
+    def __len__(self) -> int:
+        return len(self.loader)  # type: ignore[arg-type]
+
+    def __iter__(self) -> Iterator[dict[str, Any]]:
+        device = self.collator.device
+        side = torch.cuda.Stream(device=device)
+        q: queue.Queue = queue.Queue(maxsize=self.depth)
+        stop = threading.Event()
+        done = object()
+
+        def work() -> None:
+            try:
+                with torch.cuda.device(device), torch.cuda.stream(side):
+                    for plans in self.loader:
+                        if stop.is_set():
+                            return
+                        batch = self.collator(plans)
+                        event = torch.cuda.Event()
+                        event.record(side)
+                        q.put((batch, event))
+                q.put((done, None))
+            except BaseException as e:  # hand the error to the training thread
+                q.put((e, None))
+
+        thread = threading.Thread(target=work, name="facevid-nvdec", daemon=True)
+        thread.start()
+        try:
+            while True:
+                batch, event = q.get()
+                if batch is done:
+                    return
+                if isinstance(batch, BaseException):
+                    raise batch
+                current = torch.cuda.current_stream(device)
+                current.wait_event(event)
+                for v in batch.values():
+                    if isinstance(v, torch.Tensor) and v.is_cuda:
+                        v.record_stream(current)
+                yield batch
+        finally:
+            stop.set()
+            while thread.is_alive():
+                try:
+                    q.get(timeout=0.1)
+                except queue.Empty:
+                    pass
+
+
+def clip_loader(
+    dataset: Dataset | IterableDataset,
+    collator: VideoCollator,
+    *,
+    batch_size: int,
+    sampler: Sampler | None = None,
+    num_workers: int = 0,
+    prefetch_factor: int | None = None,
+    persistent_workers: bool = False,
+    multiprocessing_context: str | None = None,
+    depth: int = 2,
+) -> Iterable[dict[str, Any]]:
+    """Batches of decoded clips: on CPU the collator decodes in `num_workers` processes; on CUDA the
+    workers plan and the main process decodes on NVDEC, `depth` batches ahead of the trainer.
+    Under torch.distributed pass `multiprocessing_context="forkserver"`: forking a process that runs
+    communication threads can deadlock a worker."""
+    cuda = collator.device.type == "cuda"
+    kwargs: dict[str, Any] = {}
+    if num_workers > 0:
+        kwargs.update(persistent_workers=persistent_workers, multiprocessing_context=multiprocessing_context)
+        if prefetch_factor is not None:
+            kwargs.update(prefetch_factor=prefetch_factor)
+    loader = DataLoader(
+        dataset,
+        batch_size=batch_size,
+        sampler=sampler,
+        num_workers=num_workers,
+        collate_fn=plans_collate if cuda else collator,
+        **kwargs,
+    )
+    return CudaPrefetcher(loader, collator, depth=depth) if cuda else loader

@@ -1,0 +1,166 @@
+"""VideoCollator: shapes, dtypes, alignment of frames/audio/keypoints with known content, masks, bad clips."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+from facevid_datasets.errors import MediaError
+from facevid_datasets.schema import empty_record
+from facevid_datasets.testing import frame_energy, make_index_video, read_index
+from facevid_datasets.training import ClipDataset, VideoCollator, clip_loader
+
+FPS, N, H, W = 25.0, 50, 96, 128
+
+
+@pytest.fixture(scope="module")
+def media(tmp_path_factory) -> dict[str, Path]:
+    d = tmp_path_factory.mktemp("media")
+    bad = d / "bad.mp4"
+    bad.write_bytes(b"\x00\x00\x00\x18ftypmp42 this is not a video")
+    return {
+        "av": make_index_video(d / "av.mp4", num_frames=N, fps=FPS, size=(H, W), gop=10),
+        "silent": make_index_video(d / "silent.mp4", num_frames=N, fps=FPS, size=(H, W), audio=False, gop=10),
+        "bad": bad,
+    }
+
+
+def record(path: Path, clip_id: str, *, keypoints: bool = True, audio_source: str = "video") -> dict:
+    r = empty_record()
+    r.update(clip_id=clip_id, video={"path": str(path), "bytes": None}, audio_source=audio_source, fps=FPS,
+             num_frames=N, duration=N / FPS, width=W, height=H, caption=f"caption {clip_id}")
+    r["attributes"]["ethnicity"] = "Asian"
+    r["attributes"]["emotion"] = "happy"
+    r["head_pose"] = {"label": "frontal", "yaw": [float(i) for i in range(N)], "pitch": [0.0] * N, "roll": [0.0] * N}
+    if keypoints:  # per frame: the image centre, and a pair moving with the frame index, mirrored about it
+        r["keypoints"] = {"format": "test3", "points": [[[W / 2, H / 2, 1.0], [16.0 + i, 10.0, 0.5],
+                                                         [W - 16.0 - i, H - 10.0, 0.5]] for i in range(N)]}
+    return r
+
+
+def test_shapes_dtypes_and_labels(media):
+    ds = ClipDataset([record(media["av"], "a"), record(media["av"], "b")], frames=8, seed=0)
+    batch = VideoCollator(64, audio_window=2)([ds[0], ds[1]])
+    assert batch["video"].shape == (2, 8, 3, 64, 64) and batch["video"].dtype == torch.float32
+    assert -1.0 <= batch["video"].min() < -0.9 and 0.9 < batch["video"].max() <= 1.0
+    assert batch["audio"].shape == (2, 8 * 640) and batch["audio_windows"].shape == (2, 8, 5 * 640)
+    assert batch["keypoints"].shape == (2, 8, 3, 3) and batch["head_pose"].shape == (2, 8, 3)
+    assert batch["clip_id"] == ["a", "b"] and batch["caption"] == ["caption a", "caption b"]
+    assert batch["ethnicity_id"].tolist() == [0, 0] and batch["emotion_id"].tolist() == [1, 1]
+    assert batch["head_pose_id"].tolist() == [0, 0]
+    assert batch["frame_mask"].all() and batch["audio_mask"].all() and batch["keypoints_mask"].all()
+    u8 = VideoCollator((48, 80), dtype=torch.uint8, audio=False)([ds[0]])
+    assert u8["video"].shape == (1, 8, 3, 48, 80) and u8["video"].dtype == torch.uint8 and "audio" not in u8
+    unit = VideoCollator(32, value_range=(0.0, 1.0), dtype=torch.float16, audio=False)([ds[0]])
+    assert unit["video"].dtype == torch.float16
+    assert 0.0 <= float(unit["video"].min()) and float(unit["video"].max()) <= 1.0
+
+
+@pytest.mark.parametrize("kwargs", [{"stride": 1}, {"stride": 2}, {"fps": 10.0}])
+def test_frames_audio_and_pose_align_with_known_content(media, kwargs):
+    ds = ClipDataset([record(media["av"], "a")], frames=8, seed=1, **kwargs)
+    plan = ds[0]
+    col = VideoCollator(64, audio_window=1)
+    batch = col([plan])
+    assert [read_index(f) for f in batch["video"][0]] == plan.indices.tolist()
+    assert batch["head_pose"][0, :, 0].tolist() == plan.indices.astype(float).tolist()
+    spf = col.samples_per_frame(plan.fps)
+    loud = frame_energy(batch["audio"][0], 8, spf) > 0.1
+    # output frame k covers [t_k, t_k + 1/fps): it beeps when a source frame shown in that time has k % 5 == 0
+    expect = [any(int(np.floor((t + j / 1000) * FPS + 1e-6)) % 5 == 0 for j in range(int(1000 / plan.fps)))
+              for t in plan.times]
+    assert loud.tolist() == expect
+    # each frame's window is [frame k-1, k, k+1]: its middle third is the frame's own audio
+    win = batch["audio_windows"][0]
+    assert torch.equal(win[:, spf : 2 * spf], batch["audio"][0].reshape(8, spf))
+    assert torch.equal(win[1:, :spf], batch["audio"][0].reshape(8, spf)[:-1])
+
+
+def test_keypoints_follow_the_crop_and_resize(media):
+    plan = ClipDataset([record(media["av"], "a")], frames=4, start="first")[0]
+    batch = VideoCollator(64, audio=False)([plan])
+    kp = batch["keypoints"][0]
+    # 128x96 -> centred 96x96 crop (left 16) -> 64x64: x' = (x - 16) * 2/3, y' = y * 2/3
+    assert torch.allclose(kp[:, 0, :2], torch.tensor([32.0, 32.0]).expand(4, 2))
+    assert torch.allclose(kp[:, 1, 0], torch.tensor([(16.0 + i - 16) * 2 / 3 for i in range(4)]))
+    assert torch.allclose(kp[:, 1, 2], torch.full((4,), 0.5))
+    padded = VideoCollator(64, fit="pad", audio=False)([plan])
+    assert padded["video"].shape[-2:] == (64, 64)
+    # letterbox: 128x96 -> 64x48, 8 px bars top and bottom
+    assert torch.allclose(padded["keypoints"][0, :, 0, :2], torch.tensor([32.0, 32.0]).expand(4, 2))
+    assert float(padded["video"][0, 0, :, :8].max()) == -1.0  # the bar is black
+
+
+def test_face_off_centre_keeps_the_face_in_the_crop(media):
+    r = record(media["av"], "a")
+    r["keypoints"]["points"] = [[[110.0, 48.0, 1.0]] for _ in range(N)]  # face near the right edge
+    batch = VideoCollator(64, audio=False)([ClipDataset([r], frames=2)[0]])
+    x = batch["keypoints"][0, :, 0, 0]
+    assert (x > 0).all() and (x < 64).all() and float(x[0]) > 32  # crop slid right but stays inside
+
+
+def test_masks_for_missing_audio_keypoints_and_padding(media):
+    short = record(media["av"], "short")
+    short["num_frames"], short["duration"] = 5, 0.2
+    recs = [record(media["silent"], "silent"), record(media["av"], "nokp", keypoints=False), short,
+            record(media["av"], "noaudio", audio_source="none")]
+    ds = ClipDataset(recs, frames=8, start="first")
+    batch = VideoCollator(32)([ds[i] for i in range(4)])
+    assert batch["audio_mask"].tolist() == [False, True, True, False]
+    assert float(batch["audio"][0].abs().sum()) == 0.0 and float(batch["audio"][3].abs().sum()) == 0.0
+    assert batch["keypoints_mask"].any(1).tolist() == [True, False, True, True]
+    assert batch["frame_mask"][2].tolist() == [True] * 5 + [False] * 3
+    assert batch["keypoints_mask"][2].tolist() == [True] * 5 + [False] * 3
+    per_frame = batch["audio"][2].reshape(8, -1)
+    assert float(per_frame[5:].abs().sum()) == 0.0  # padding frames carry no audio
+
+
+def test_bad_clip_is_reported_and_replaced(media, caplog):
+    good = record(media["av"], "good")
+    bad = record(media["bad"], "broken")
+    missing = record(media["av"].parent / "gone.mp4", "gone")
+    ds = ClipDataset([good, bad, missing], frames=4)
+    batch = VideoCollator(32)([ds[0], ds[1], ds[2]])
+    assert batch["video"].shape[0] == 3
+    assert batch["replaced"].tolist() == [False, True, True]
+    assert [e["clip_id"] for e in batch["errors"]] == ["broken", "gone"]
+    assert str(media["bad"]) in batch["errors"][0]["file"] and batch["errors"][0]["reason"]
+    assert "broken" in caplog.text
+    with pytest.raises(MediaError, match="every clip"):
+        VideoCollator(32)([ds[1]])
+
+
+def test_cpu_worker_loader_matches_direct_decode(media):
+    recs = [record(media["av"], f"c{i}") for i in range(4)]
+    ds = ClipDataset(recs, frames=4, start="first")
+    col = VideoCollator(32, audio_window=0)
+    batches = list(clip_loader(ds, col, batch_size=2, num_workers=2))
+    direct = col([ds[0], ds[1]])
+    assert len(batches) == 2 and torch.equal(batches[0]["video"], direct["video"])
+    assert torch.equal(batches[0]["audio"], direct["audio"])
+
+
+def test_decord_backend_agrees_with_torchcodec(media):
+    plan = ClipDataset([record(media["silent"], "a")], frames=6, seed=3)[0]
+    a = VideoCollator(64, audio=False, dtype=torch.uint8)([plan])["video"].float()
+    b = VideoCollator(64, audio=False, dtype=torch.uint8, backend="decord")([plan])["video"].float()
+    assert (a - b).abs().mean() < 2.0
+
+
+@pytest.mark.gpu
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs CUDA")
+def test_cuda_path_matches_cpu_path(media):
+    ds = ClipDataset([record(media["av"], f"c{i}") for i in range(4)], frames=8, seed=2)
+    cpu = VideoCollator(64, audio_window=2)
+    gpu = VideoCollator(64, audio_window=2, device="cuda")
+    plans = [ds[i] for i in range(4)]
+    a, b = cpu(plans), gpu(plans)
+    assert b["video"].is_cuda and b["video"].shape == a["video"].shape
+    assert (a["video"] - b["video"].cpu()).abs().mean() < 0.03  # decoder rounding (colour conversion)
+    assert [read_index(f) for f in b["video"][0]] == plans[0].indices.tolist()
+    assert torch.allclose(a["audio"], b["audio"].cpu()) and torch.allclose(a["keypoints"], b["keypoints"].cpu())
+    loaded = list(clip_loader(ds, gpu, batch_size=2, num_workers=2))
+    assert len(loaded) == 2 and loaded[0]["video"].is_cuda
