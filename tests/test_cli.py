@@ -43,3 +43,26 @@ def test_demo_runs_end_to_end_and_writes_a_contact_sheet_with_faces(tmp_path, mo
     cascade = cv2.CascadeClassifier(cv2.data.haarcascades + "haarcascade_frontalface_default.xml")
     faces = cascade.detectMultiScale(cv2.cvtColor(sheet, cv2.COLOR_BGR2GRAY), 1.1, 3, minSize=(30, 30))
     assert len(faces) >= 4, "the contact sheet should show faces"
+
+
+def test_training_copies_command_saves_a_dataset_of_short_gop_copies(tmp_path, monkeypatch):
+    import datasets
+
+    from facevid_datasets import FEATURES as fd_features
+    from facevid_datasets.media import keyframe_indices
+
+    monkeypatch.setenv("HF_DATASETS_CACHE", str(tmp_path / "cache"))
+    out = tmp_path / "copies"
+    result = runner.invoke(
+        app, ["training-copies", "facevid-1k", "--config", "sample", "--split", "test", "--out", str(out),
+              "--short-side", "128", "--gop", "8"],
+    )  # fmt: skip
+    assert result.exit_code == 0, result.output
+    ds = datasets.Dataset.from_parquet(str(out / "records.parquet"))
+    assert ds.features == fd_features
+    assert ds.num_rows == 2
+    for rec in ds:
+        assert rec["video"]["path"].startswith(str(out / "clips"))
+        assert min(rec["width"], rec["height"]) == 128
+        keys = keyframe_indices(rec["video"]["path"])
+        assert len(keys) > 1 and max(keys[1:] - keys[:-1]) <= 8
