@@ -30,7 +30,7 @@ from typing import Any
 
 from facevid_datasets import vocab
 from facevid_datasets.cutting import (
-    ClipPlan,
+    CutPlan,
     CutSpec,
     Problem,
     ReleaseBuilder,
@@ -159,19 +159,19 @@ class CelebVHQ(ReleaseBuilder):
     LAYOUT = "Expected <data_dir>/celebvhq_info.json."
     BUILDER_CONFIGS = public_configs()
 
-    def plan_clips(self) -> tuple[list[ClipPlan], list[Problem]]:
+    def plan_clips(self) -> tuple[list[CutPlan], list[Problem]]:
         path = self.require(self.data_root() / "celebvhq_info.json")
         clips, labels, problems = parse_celebvhq(read_text(path), str(path))
         return celebv_plans(clips, labels, index_videos(self.videos_dir())), problems
 
-    def cut_spec(self, plan: ClipPlan, source: VideoInfo) -> CutSpec:
+    def cut_spec(self, plan: CutPlan, source: VideoInfo) -> CutSpec:
         a = plan.annotation
         check_start(plan, a["start"], source)
         box = enlarge_square_box(a["bbox"], source.width, source.height, ENLARGE).even()
         return CutSpec(start=a["start"], end=a["end"], crop=box.crop())
 
 
-def check_start(plan: ClipPlan, start: float, source: VideoInfo) -> None:
+def check_start(plan: CutPlan, start: float, source: VideoInfo) -> None:
     """AnnotationError when a clip starts after the downloaded video ends (a shorter re-upload)."""
     if start >= source.duration:
         raise AnnotationError(
@@ -183,7 +183,7 @@ def check_start(plan: ClipPlan, start: float, source: VideoInfo) -> None:
 
 def celebv_plans(
     clips: list[CelebVClip], labels: dict[str, dict], videos: dict, extra: dict | None = None
-) -> list[ClipPlan]:
+) -> list[CutPlan]:
     """Plans for CelebV clips: source `<ytb_id>.mp4`, else an already cut `<clip_id>.mp4`; split by YouTube id."""
     split = assign_splits((c.clip_id, c.ytb_id) for c in clips)
     plans = []
@@ -198,5 +198,5 @@ def celebv_plans(
         if source is None and c.clip_id in videos:
             source, cut = videos[c.clip_id], False
         annotation = {"start": c.start, "end": c.end, "unit": c.start_unit, "bbox": c.bbox}
-        plans.append(ClipPlan(c.clip_id, source, split[c.clip_id], annotation, fields, cut, f"{c.ytb_id}.mp4"))
+        plans.append(CutPlan(c.clip_id, source, split[c.clip_id], annotation, fields, cut, f"{c.ytb_id}.mp4"))
     return plans

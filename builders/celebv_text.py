@@ -35,7 +35,7 @@ from pathlib import Path
 from typing import Any
 
 from facevid_datasets import vocab
-from facevid_datasets.cutting import ClipPlan, CutSpec, Problem, ReleaseBuilder, index_videos, public_configs
+from facevid_datasets.cutting import CutPlan, CutSpec, Problem, ReleaseBuilder, index_videos, public_configs
 from facevid_datasets.errors import AnnotationError
 from facevid_datasets.media.probe import VideoInfo
 from facevid_datasets.parsing import parse_clock, read_text, strip_ext, tblr_to_box
@@ -156,7 +156,7 @@ class CelebVText(ReleaseBuilder):
     LAYOUT = "Expected <data_dir>/celebvtext_info.json."
     BUILDER_CONFIGS = public_configs()
 
-    def plan_clips(self) -> tuple[list[ClipPlan], list[Problem]]:
+    def plan_clips(self) -> tuple[list[CutPlan], list[Problem]]:
         root = self.data_root()
         path = self.require(root / "celebvtext_info.json")
         try:
@@ -200,7 +200,7 @@ class CelebVText(ReleaseBuilder):
         labels = {cid: f.pop("attributes") for cid, f in extra.items()}
         return celebv_plans(kept, labels, index_videos(self.videos_dir()), extra), problems
 
-    def cut_spec(self, plan: ClipPlan, source: VideoInfo) -> CutSpec:
+    def cut_spec(self, plan: CutPlan, source: VideoInfo) -> CutSpec:
         a = plan.annotation
         start, end = a["start"], a["end"]
         if a["unit"] == "frame":

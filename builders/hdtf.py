@@ -30,7 +30,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from facevid_datasets.cutting import (
-    ClipPlan,
+    CutPlan,
     CutSpec,
     Problem,
     ReleaseBuilder,
@@ -167,7 +167,7 @@ class HDTF(ReleaseBuilder):
     LAYOUT = "Expected <data_dir>/HDTF_dataset/{RD,WDA,WRA}_*.txt."
     BUILDER_CONFIGS = public_configs()
 
-    def plan_clips(self) -> tuple[list[ClipPlan], list[Problem]]:
+    def plan_clips(self) -> tuple[list[CutPlan], list[Problem]]:
         meta = self.require(self.data_root() / "HDTF_dataset")
         clips, problems = [], []
         for group in GROUPS:
@@ -189,7 +189,7 @@ class HDTF(ReleaseBuilder):
             if not c.ref_height:
                 original["note"] = "reference height 0 or missing: crop box taken at the downloaded height"
             plans.append(
-                ClipPlan(
+                CutPlan(
                     clip_id=c.clip_id,
                     source=videos.get(c.video) or videos.get(f"{c.group}_{c.video}"),
                     split=split[c.clip_id],
@@ -204,7 +204,7 @@ class HDTF(ReleaseBuilder):
             )
         return plans, problems
 
-    def cut_spec(self, plan: ClipPlan, source: VideoInfo) -> CutSpec:
+    def cut_spec(self, plan: CutPlan, source: VideoInfo) -> CutSpec:
         a = plan.annotation
         if a["start"] >= source.duration:
             raise AnnotationError(

@@ -26,7 +26,7 @@ from pathlib import Path
 import numpy as np
 
 from facevid_datasets.cutting import (
-    ClipPlan,
+    CutPlan,
     CutSpec,
     Problem,
     PublicConfig,
@@ -152,7 +152,7 @@ class TalkingHead1KH(ReleaseBuilder):
                 return p
         return root / "data_list" / f"{split}_video_tubes.txt"
 
-    def plan_clips(self) -> tuple[list[ClipPlan], list[Problem]]:
+    def plan_clips(self) -> tuple[list[CutPlan], list[Problem]]:
         lists = {"small": "train"} if self.config.name == "small" else SPLITS
         found = {name: self.list_file(name) for name in lists if self.list_file(name).exists()}
         if not found:
@@ -174,7 +174,7 @@ class TalkingHead1KH(ReleaseBuilder):
                     source, cut = videos[t.clip_id], False
                 original = {"list": path.name, **asdict(t), "full_video": full}
                 plans.append(
-                    ClipPlan(
+                    CutPlan(
                         t.clip_id,
                         source,
                         lists[name],
@@ -186,7 +186,7 @@ class TalkingHead1KH(ReleaseBuilder):
                 )
         return plans, problems
 
-    def cut_spec(self, plan: ClipPlan, source: VideoInfo) -> CutSpec:
+    def cut_spec(self, plan: CutPlan, source: VideoInfo) -> CutSpec:
         tube: Tube = plan.annotation["tube"]
         ts = frame_timestamps(source.path)
         try:

@@ -23,7 +23,7 @@ import re
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
-from facevid_datasets.cutting import ClipPlan, CutSpec, Problem, ReleaseBuilder, attributes, public_configs
+from facevid_datasets.cutting import CutPlan, CutSpec, Problem, ReleaseBuilder, attributes, public_configs
 from facevid_datasets.errors import AnnotationError
 from facevid_datasets.media.probe import VideoInfo
 from facevid_datasets.parsing import iter_lines, read_text
@@ -104,7 +104,7 @@ class VoxCeleb2(ReleaseBuilder):
     def videos_dir(self) -> Path:
         return Path(self.config.videos_dir).expanduser() if self.config.videos_dir else self.data_root()
 
-    def plan_clips(self) -> tuple[list[ClipPlan], list[Problem]]:
+    def plan_clips(self) -> tuple[list[CutPlan], list[Problem]]:
         root, vroot = self.data_root(), self.videos_dir()
         if not any((d / part).is_dir() for d in (root / "dev", root / "test") for part in ("txt", "mp4")):
             self.require(root / "dev" / "txt")
@@ -137,8 +137,8 @@ class VoxCeleb2(ReleaseBuilder):
                 if key in m4as:
                     fields.update(audio={"path": str(m4as[key]), "bytes": None}, audio_source="file")
                 wanted = f"{folder}/mp4/{'/'.join(key)}.mp4"
-                plans.append(ClipPlan(cid, mp4s.get(key), split, {}, fields, cut=False, wanted=wanted))
+                plans.append(CutPlan(cid, mp4s.get(key), split, {}, fields, cut=False, wanted=wanted))
         return plans, problems
 
-    def cut_spec(self, plan: ClipPlan, source: VideoInfo) -> CutSpec:
+    def cut_spec(self, plan: CutPlan, source: VideoInfo) -> CutSpec:
         return CutSpec()

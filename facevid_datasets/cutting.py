@@ -1,7 +1,7 @@
 """Cutting clips out of downloaded source videos into the build cache, once, and the builder base
 shared by the public-release builders (HDTF, CelebV-HQ, CelebV-Text, TalkingHead-1KH, VoxCeleb2).
 
-A builder turns the official metadata into `ClipPlan`s (which source file, which labels, which
+A builder turns the official metadata into `CutPlan`s (which source file, which labels, which
 split) and says, given the probed source, how to cut it (`CutSpec`). `ReleaseBuilder` does the
 rest the same way for every dataset: report what cannot be made, cut each clip once with FFmpeg
 into `processed_dir()` (an existing output that probes fine is reused), probe the result and
@@ -51,7 +51,7 @@ class CutSpec:
 
 
 @dataclass
-class ClipPlan:
+class CutPlan:
     """One listed clip: where its source is (None when not downloaded) and what its record carries.
 
     `annotation` holds what the builder's `cut_spec` needs (times, boxes); `fields` the record
@@ -147,11 +147,11 @@ class ReleaseBuilder(FaceVidBuilder):
 
     # -- what each dataset writes ---------------------------------------------------------------
 
-    def plan_clips(self) -> tuple[list[ClipPlan], list[Problem]]:
+    def plan_clips(self) -> tuple[list[CutPlan], list[Problem]]:
         """Every listed clip as a plan, and the listed clips or lines that cannot become one."""
         raise NotImplementedError
 
-    def cut_spec(self, plan: ClipPlan, source: VideoInfo) -> CutSpec:
+    def cut_spec(self, plan: CutPlan, source: VideoInfo) -> CutSpec:
         """How to cut `plan` out of its probed source; AnnotationError when the metadata does not fit it."""
         raise NotImplementedError
 
@@ -186,13 +186,13 @@ class ReleaseBuilder(FaceVidBuilder):
                 listed,
                 report.path,
             )
-        by_split: dict[str, list[ClipPlan]] = {}
+        by_split: dict[str, list[CutPlan]] = {}
         for plan in present:
             by_split.setdefault(plan.split, []).append(plan)
         return [datasets.SplitGenerator(name=s, gen_kwargs={"plans": by_split[s]}) for s in SPLITS if s in by_split]
 
     def _generate_examples(
-        self, plans: list[ClipPlan] | None = None, curated_dir: str | None = None, split: str | None = None
+        self, plans: list[CutPlan] | None = None, curated_dir: str | None = None, split: str | None = None
     ) -> Iterator[tuple[str, dict[str, Any]]]:
         if curated_dir is not None:
             yield from self._cleaned_examples(curated_dir, split)
@@ -206,7 +206,7 @@ class ReleaseBuilder(FaceVidBuilder):
                 continue
             yield plan.clip_id, record
 
-    def make_record(self, plan: ClipPlan) -> dict[str, Any]:
+    def make_record(self, plan: CutPlan) -> dict[str, Any]:
         """Cut (or reuse) the clip of `plan` and return its record, with the clip's own probe."""
         assert plan.source is not None
         if plan.cut:
