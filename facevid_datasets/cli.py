@@ -72,5 +72,18 @@ def _register_plugins() -> None:
 
 _register_plugins()
 
+
+def main() -> None:
+    """Entry point of `facevid`: known problems end in one clear line on stderr, not a traceback."""
+    from .errors import FaceVidError
+
+    try:
+        app()
+    except (FaceVidError, KeyError, FileNotFoundError) as e:
+        message = e.args[0] if isinstance(e, KeyError) and e.args else e
+        typer.echo(f"facevid: error: {message}", err=True)
+        raise SystemExit(1) from None
+
+
 if __name__ == "__main__":
-    app()
+    main()

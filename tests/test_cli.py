@@ -66,3 +66,16 @@ def test_training_copies_command_saves_a_dataset_of_short_gop_copies(tmp_path, m
         assert min(rec["width"], rec["height"]) == 128
         keys = keyframe_indices(rec["video"]["path"])
         assert len(keys) > 1 and max(keys[1:] - keys[:-1]) <= 8
+
+
+def test_entry_point_reports_errors_in_one_line(monkeypatch, capsys):
+    import pytest
+
+    from facevid_datasets.cli import main
+
+    monkeypatch.setattr("sys.argv", ["facevid", "info", "imagenet"])
+    with pytest.raises(SystemExit) as e:
+        main()
+    assert e.value.code == 1
+    err = capsys.readouterr().err
+    assert err.startswith("facevid: error: unknown dataset 'imagenet'") and "Traceback" not in err
