@@ -11,7 +11,8 @@ uint8 (B, 16, 3, 512, 512) batches (centre crop + resize):
   decord_new    a new decord VideoReader per item
   tc_new        a new torchcodec VideoDecoder per item (seek_mode="exact", the default)
   loader        ClipDataset + VideoCollator (+ 16 kHz audio with +-2 frame windows) on the originals
-  loader_copy   the same on training copies (training_copies: 512 px short side, GOP 16, no B-frames,
+  tc_new_copy   tc_new on the training copies (what the copies give without this loader)
+  loader_copy   the loader on training copies (training_copies: 512 px short side, GOP 16, no B-frames,
                 -tune fastdecode); their one-time encode cost is reported apart
 
 Each method runs in its own process (peak RSS = the largest process of that run, main or worker).
@@ -104,7 +105,7 @@ class BaselineItems(torch.utils.data.Dataset):
             from torchcodec.decoders import VideoDecoder
 
             dec = VideoDecoder(path, num_ffmpeg_threads=1)
-            if self.method == "tc_new":
+            if self.method in ("tc_new", "tc_new_copy"):
                 frames = dec.get_frames_at(idx).data
             else:  # decode_all
                 frames = dec.get_frames_in_range(0, len(dec)).data[idx]
@@ -118,7 +119,7 @@ def run_one(method: str, name: str, cache: Path, n: int, workers: int, device: s
 
     srcs = make_sources(cache)[name]
     recs = records_for(srcs)
-    if method.startswith("loader_copy"):
+    if method.endswith("_copy"):
         recs = json.loads((cache / f"copies_{name}.json").read_text())
     clips = clip_list(recs, n)
     t0 = time.perf_counter()
@@ -137,7 +138,7 @@ def run_one(method: str, name: str, cache: Path, n: int, workers: int, device: s
 
         col = VideoCollator(SIZE, dtype=torch.uint8, device=device, audio_window=2)
         loader = clip_loader(Fixed(), col, batch_size=BATCH, num_workers=workers,
-                             prefetch_factor=4 if workers else None)
+                             prefetch_factor=2 if workers else None)
         count = 0
         for batch in loader:
             count += batch["video"].shape[0]
@@ -236,12 +237,12 @@ def main() -> None:
             cost_file.write_text(f"{time.perf_counter() - t:.1f}")
         copy_cost[name] = float(cost_file.read_text())
         out.write_text(json.dumps(copies))
-    methods = ["decode_all", "decord_new", "tc_new", "loader", "loader_copy"]
+    methods = ["decode_all", "decord_new", "tc_new", "loader", "tc_new_copy", "loader_copy"]
     rows = []
     for name in srcs:
         for m in methods:
             n = max(3 * BATCH, args.clips // 4) if m == "decode_all" else args.clips
-            if name == "1080p" and m not in ("loader_copy", "decode_all"):
+            if name == "1080p" and m not in ("loader_copy", "tc_new_copy", "decode_all"):
                 n = max(BATCH, n // 2)
             cmd = [sys.executable, __file__, "--one", m, name, str(n), "--workers", str(args.workers),
                    "--cache", str(args.cache)]
@@ -268,6 +269,10 @@ def main() -> None:
             if r["source"] == name and r["method"].startswith("loader"):
                 print(f"{name}: {r['method']} = {r['clips_per_s'] / best['clips_per_s']:.2f}x the best baseline "
                       f"({best['method']}, {best['clips_per_s']:.2f} clips/s)")
+        same = {r["method"]: r["clips_per_s"] for r in rows if r["source"] == name}
+        if same.get("tc_new_copy"):  # what the copies alone give, without this loader
+            print(f"{name}: on the same training copies, loader_copy = "
+                  f"{same['loader_copy'] / same['tc_new_copy']:.2f}x a new torchcodec decoder per item")
     for name in srcs:
         for copies in (False, True):
             prof = profile(name, args.cache, 16, copies)

@@ -117,6 +117,8 @@ class VideoCollator:
         if n and uniq[-1] >= n:  # the record over-counts frames (approximate header): clamp to the file
             uniq = np.minimum(uniq, n - 1)
         frames, pts = reader.get_frames([int(i) for i in uniq])
+        if len(uniq) == len(plan.indices) and np.array_equal(uniq, plan.indices):
+            return frames, pts.cpu()  # distinct, increasing indices (the usual case): no gather copy
         inv = torch.as_tensor(inverse.reshape(-1), device=frames.device)
         return frames.index_select(0, inv), pts.cpu().index_select(0, inv.cpu())
 
