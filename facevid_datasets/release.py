@@ -108,19 +108,6 @@ def _is_hidden(name: str) -> bool:
     return name.startswith(".")
 
 
-def find_videos(root: Path) -> tuple[dict[str, Path], list[tuple[str, str, Path]]]:
-    """Video files under `root` by clip id, plus (clip_id, reason, path) for duplicates skipped."""
-    found: dict[str, Path] = {}
-    dups: list[tuple[str, str, Path]] = []
-    for rel in _scan_videos(root):
-        p = root / rel
-        if p.stem in found:
-            dups.append((p.stem, f"duplicate clip id, also at {found[p.stem]}", p))
-            continue
-        found[p.stem] = p
-    return found, dups
-
-
 def _scan_videos(root: Path) -> list[str]:
     """Relative paths (POSIX) of video files under `root`, sorted; side folders and hidden ones skipped."""
     out: list[str] = []
@@ -165,27 +152,6 @@ def _csv_value(key: str, text: str) -> Any:
 def metadata_tables(root: Path) -> list[Path]:
     """The metadata tables present in a release folder, in reading order."""
     return [root / n for n in METADATA_NAMES if (root / n).is_file()]
-
-
-def read_metadata(root: Path) -> tuple[dict[str, dict], list[AnnotationError]]:
-    """Rows of the release's metadata table by clip id, and one error per malformed row.
-
-    Holds every row in memory: for small releases and tools. Builders stream with `ReleaseIndex`.
-    """
-    rows: dict[str, dict] = {}
-    errors: list[AnnotationError] = []
-    for path in metadata_tables(root):
-        for line, row in _iter_table(path, errors):
-            try:
-                cid = _clip_id(row, path, line)
-            except AnnotationError as e:
-                errors.append(e)
-                continue
-            if cid in rows:
-                errors.append(AnnotationError(path, line, f"clip_id {cid!r} appears twice; first row kept"))
-            else:
-                rows[cid] = row
-    return rows, errors
 
 
 def _iter_table(path: Path, errors: list[AnnotationError]) -> Iterator[tuple[int, dict]]:
