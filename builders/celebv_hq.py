@@ -35,6 +35,7 @@ from facevid_datasets.cutting import (
     Problem,
     ReleaseBuilder,
     attributes,
+    check_start,
     index_videos,
     public_configs,
 )
@@ -169,16 +170,6 @@ class CelebVHQ(ReleaseBuilder):
         check_start(plan, a["start"], source)
         box = enlarge_square_box(a["bbox"], source.width, source.height, ENLARGE).even()
         return CutSpec(start=a["start"], end=a["end"], crop=box.crop())
-
-
-def check_start(plan: CutPlan, start: float, source: VideoInfo) -> None:
-    """AnnotationError when a clip starts after the downloaded video ends (a shorter re-upload)."""
-    if start >= source.duration:
-        raise AnnotationError(
-            str(plan.source),
-            None,
-            f"{plan.clip_id}: clip starts at {start:.2f} s, after the downloaded video ends ({source.duration:.2f} s)",
-        )
 
 
 def celebv_plans(

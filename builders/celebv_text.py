@@ -35,12 +35,20 @@ from pathlib import Path
 from typing import Any
 
 from facevid_datasets import vocab
-from facevid_datasets.cutting import CutPlan, CutSpec, Problem, ReleaseBuilder, index_videos, public_configs
+from facevid_datasets.cutting import (
+    CutPlan,
+    CutSpec,
+    Problem,
+    ReleaseBuilder,
+    check_start,
+    index_videos,
+    public_configs,
+)
 from facevid_datasets.errors import AnnotationError
 from facevid_datasets.media.probe import VideoInfo
 from facevid_datasets.parsing import parse_clock, read_text, strip_ext, tblr_to_box
 
-from .celebv_hq import CelebVClip, celebv_plans, check_start, parse_clip
+from .celebv_hq import CelebVClip, celebv_plans, parse_clip
 
 TEXT_KINDS = ("face40_details_new", "emotion", "action_dur", "light_dir", "light_intensity", "light_colot_temp")
 

@@ -35,12 +35,12 @@ from facevid_datasets.cutting import (
     Problem,
     ReleaseBuilder,
     attributes,
+    check_start,
     index_videos,
     public_configs,
 )
-from facevid_datasets.errors import AnnotationError
 from facevid_datasets.media.probe import VideoInfo
-from facevid_datasets.parsing import Box, iter_lines, parse_interval, read_text, strip_ext
+from facevid_datasets.parsing import Box, iter_lines, parse_interval, read_text, scale_box, strip_ext
 from facevid_datasets.schema import original_json
 from facevid_datasets.splits import assign_splits
 
@@ -141,7 +141,7 @@ def hdtf_crop(clip_xwyh: tuple[int, int, int, int], ref_height: int | None, widt
     """The crop box scaled from the reference height to the downloaded frame, kept inside it."""
     x, w, y, h = clip_xwyh
     s = height / ref_height if ref_height else 1.0
-    return Box(round(x * s), round(y * s), round(w * s), round(h * s)).clamp(width, height).even()
+    return scale_box(Box(x, y, w, h), s, s).clamp(width, height).even()
 
 
 def identity_of(group: str, video: str) -> str:
@@ -206,12 +206,6 @@ class HDTF(ReleaseBuilder):
 
     def cut_spec(self, plan: CutPlan, source: VideoInfo) -> CutSpec:
         a = plan.annotation
-        if a["start"] >= source.duration:
-            raise AnnotationError(
-                str(plan.source),
-                None,
-                f"{plan.clip_id}: interval starts at {a['start']:.0f} s, after the "
-                f"downloaded video ends ({source.duration:.1f} s)",
-            )
+        check_start(plan, a["start"], source)
         box = hdtf_crop(a["crop"], a["ref_height"], source.width, source.height)
         return CutSpec(start=a["start"], end=a["end"], crop=box.crop(), size=OUTPUT_SIZE)

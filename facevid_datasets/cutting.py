@@ -279,3 +279,13 @@ class ReleaseBuilder(FaceVidBuilder):
         if not path.exists():
             raise DatasetNotFound(f"{self.NAME}: {path} not found. {self.LAYOUT} {self.ACCESS}".strip())
         return path
+
+
+def check_start(plan: CutPlan, start: float, source: VideoInfo) -> None:
+    """AnnotationError when a clip starts after the downloaded video ends (a shorter re-upload)."""
+    if start >= source.duration:
+        raise AnnotationError(
+            str(plan.source),
+            None,
+            f"{plan.clip_id}: clip starts at {start:.2f} s, after the downloaded video ends ({source.duration:.2f} s)",
+        )
