@@ -1,6 +1,6 @@
 """Gated Hugging Face Hub access: download the files a config needs, verified, with clear access errors.
 
-A release in the layout of `facevid_datasets.release` lives in a gated Hub *dataset* repo. The
+A release in the layout of `facevid_datasets.raw` lives in a gated Hub *dataset* repo. The
 download goes through `huggingface_hub` (so `HF_ENDPOINT`, `HF_TOKEN`, `hf auth login` and
 resumable `.incomplete` files all work as usual): the metadata tables come first, then only the
 videos and side files of the clips the config keeps. Every file is checked against the repo's
@@ -36,6 +36,7 @@ from huggingface_hub.utils.sha import git_hash, sha_fileobj
 from tqdm.auto import tqdm
 
 from ..errors import FaceVidError
+from ..raw import AUDIO_EXTENSIONS, METADATA_NAMES, SIDE_DIRS, VIDEO_EXTENSIONS, config_keeps, iter_table, parse_row
 
 try:  # the HTTP client huggingface_hub 2.x uses; 1.x used httpx
     from httpx2 import HTTPError as _TransportError
@@ -148,15 +149,6 @@ def select_files(name: str, config: str | Any, repo_files: Iterable[str], local_
     the metadata tables already downloaded to `local_dir`.
     """
     from ..builders import builder_class
-    from ..release import (
-        AUDIO_EXTENSIONS,
-        METADATA_NAMES,
-        SIDE_DIRS,
-        VIDEO_EXTENSIONS,
-        _iter_table,
-        config_keeps,
-        parse_row,
-    )
 
     cls = builder_class(name)
     cfg = config if not isinstance(config, str) else next((c for c in cls.BUILDER_CONFIGS if c.name == config), None)
@@ -176,7 +168,7 @@ def select_files(name: str, config: str | Any, repo_files: Iterable[str], local_
     for table in (local_dir / n for n in METADATA_NAMES):
         if not table.is_file():
             continue
-        for line, row in _iter_table(table, []):
+        for line, row in iter_table(table, []):
             try:
                 m = parse_row(row, table, line)
             except FaceVidError:
@@ -296,8 +288,6 @@ def download(
         commit = api.dataset_info(repo, revision=revision).sha
         entries = {f.path: f for f in api.list_repo_tree(repo, repo_type="dataset", recursive=True, revision=commit)
                    if isinstance(f, RepoFile)}  # fmt: skip
-        from ..release import METADATA_NAMES
-
         fetch([p for p in entries if p in METADATA_NAMES or p == "README.md"], commit)
         wanted = select_files(name, config, entries, local)
         fetch(wanted, commit)
