@@ -17,7 +17,7 @@ from ..errors import UnsafePath
 VIDEO_EXTENSIONS = (".mp4", ".mkv", ".webm", ".mov", ".avi")
 AUDIO_EXTENSIONS = (".wav", ".flac", ".m4a", ".mp3", ".aac")
 METADATA_NAMES = ("metadata.jsonl", "metadata.csv", "metadata.parquet")
-SIDE_DIRS = ("keypoints", "head_pose", "audio")
+SIDE_DIRS = ("keypoints", "head_pose", "face_boxes", "audio")
 #: Metadata columns that carry what a probe would measure; with all of them (and the audio
 #: presence) the video file is not opened.
 PROBE_FIELDS = ("fps", "num_frames", "width", "height", "duration")

@@ -71,6 +71,24 @@ def _keypoints(path: str, n: int | None, notes: list[str]) -> np.ndarray | None:
     return pts
 
 
+def _face_boxes(path: str, n: int | None, notes: list[str]) -> np.ndarray | None:
+    """Per-frame boxes (n, 5) x0, y0, x1, y1, confidence from a (n, 4) or (n, 5) side array; NaN rows: no face."""
+    boxes = load_side_array(path, "face boxes")
+    if boxes.ndim != 2 or boxes.shape[1] not in (4, 5) or (n is not None and boxes.shape[0] != n):
+        raise AnnotationError(path, None, f"face boxes shape {boxes.shape} does not fit {n} frames x 4 or 5")
+    boxes = boxes.astype(np.float32)
+    if boxes.shape[1] == 4:
+        boxes = np.concatenate([boxes, np.ones((len(boxes), 1), np.float32)], axis=1)
+    bad = ~np.isfinite(boxes).all(axis=1) | (boxes[:, 2] < boxes[:, 0]) | (boxes[:, 3] < boxes[:, 1])
+    if bad.all():
+        notes.append(f"{path}: no usable face box (NaN/inf or inverted); face boxes left empty")
+        return None
+    if bad.any():
+        boxes[bad] = 0.0  # confidence 0: no face in that frame
+        notes.append(f"{path}: {int(bad.sum())} NaN/inf or inverted face boxes set to confidence 0")
+    return boxes
+
+
 def make_record(
     clip_id: str,
     video: Path,
@@ -155,6 +173,12 @@ def make_record(
         else:
             for j, k in enumerate(("yaw", "pitch", "roll")):
                 rec["head_pose"][k] = ang[:, j].tolist()
+    boxes_path = side_file("face_boxes", (".npy",))
+    if boxes_path is not None:
+        boxes = _face_boxes(boxes_path, n, notes)
+        if boxes is not None:
+            fb_meta = meta.get("face_boxes") if isinstance(meta.get("face_boxes"), dict) else {}
+            rec["face_boxes"] = {"detector": str(fb_meta.get("detector") or "release"), "boxes": boxes.tolist()}
     audio_rel = meta.get("audio")
     if isinstance(audio_rel, dict):
         audio_rel = audio_rel.get("path")

@@ -310,6 +310,7 @@ def generate(out: Path) -> Path:
                 "attributes": IDENTITIES[spec.identity]["attributes"] | (
                     {} if spec.language else {"action": ["Gaze"]}),
                 "head_pose": {"label": label}, "keypoints": {"format": "ibug68"},
+                "face_boxes": {"detector": "landmarks"},
                 "quality": {"brisque": _brisque(frames), "face_size": round(face_w, 1)},
             })  # fmt: skip
     with (out / "metadata.jsonl").open("w") as f:
