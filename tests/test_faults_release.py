@@ -351,6 +351,13 @@ SPLIT_AND_CACHE_CASES = [
     "offline-mode",
     "cache-folder-read-only",
     "export-outside-root",
+    "kill-9-while-probing",
+    "kill-9-while-making-records",
+    "kill-9-after-first-table",
+    "kill-9-before-state-saved",
+    "cli-read-only-cache",
+    "cli-offline",
+    "cli-unsafe-listing",
 ]
 
 
@@ -464,3 +471,59 @@ def test_export_never_embeds_outside_files(tmp_path, media):
     ds = datasets.Dataset.from_dict({"clip_id": ["a", "b"], "video": videos})
     kept, outside = contained(ds, [os.path.realpath(tmp_path / "rel")])
     assert kept["clip_id"] == ["a"] and outside == [("b", str(secret))]
+
+
+# -- the command line: known failures are one line on stderr, exit 1, no traceback ---------------
+
+
+def _cli(args: list[str]):
+    from typer.testing import CliRunner
+
+    from facevid_datasets.cli import app
+
+    res = CliRunner().invoke(app, args)
+    text = (res.stdout or "") + (res.stderr or "")
+    assert res.exit_code == 1, text
+    assert "Traceback" not in text and len(text.strip().splitlines()) == 1, text
+    return text
+
+
+def test_cli_read_only_cache(release, tmp_path, monkeypatch):
+    import errno
+
+    real = os.makedirs
+
+    def read_only(path, *a, **k):
+        if str(path).startswith(str(tmp_path / "cache")):
+            raise OSError(errno.EROFS, "Read-only file system", str(path))
+        return real(path, *a, **k)
+
+    monkeypatch.setattr(os, "makedirs", read_only)
+    text = _cli(["export", "facevid-1k", "--out", str(tmp_path / "o"), "--data-dir", str(release),
+                 "--cache-dir", str(tmp_path / "cache")])  # fmt: skip
+    assert "cannot be written" in text and str(tmp_path / "cache") in text
+
+
+def test_cli_offline(offline, tmp_path):
+    text = _cli(["download", "facevid-1k", "--out", str(tmp_path / "dl"), "--repo-id", "org/repo"])
+    assert "HF_HUB_OFFLINE" in text
+
+
+def test_cli_unsafe_listing(tmp_path, monkeypatch):
+    from huggingface_hub.hf_api import RepoFile
+
+    import facevid_datasets.hub as hub
+
+    class Api:
+        def __init__(self, **kw):
+            pass
+
+        def dataset_info(self, repo, revision=None):
+            return type("Info", (), {"sha": "0" * 40})()
+
+        def list_repo_tree(self, *a, **k):
+            return [RepoFile(path="../../etc/cron.d/x", size=1, oid="0" * 40)]
+
+    monkeypatch.setattr(hub, "HfApi", Api)
+    text = _cli(["download", "facevid-1k", "--out", str(tmp_path / "dl"), "--repo-id", "org/repo"])
+    assert "unsafe path" in text and "../../etc/cron.d/x" in text
