@@ -211,6 +211,8 @@ class LayoutBuilder(datasets.ArrowBasedBuilder, FaceVidBuilder):
                 info = parse_row(meta, path, line).info
             if info is None:
                 info = cache.get(video)
+                if info.warning:
+                    notes.append(info.warning)
             rec = make_record(cid, video, info, meta, dataset=self.NAME, root=root, side=index.side,
                               source=source or self.NAME, notes=notes)  # fmt: skip
         except (MediaError, AnnotationError) as e:

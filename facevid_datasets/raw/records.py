@@ -104,8 +104,9 @@ def make_record(
     """A typed record from a release's video, its probe, its metadata row and side files.
 
     `side` (from `build_index`) saves looking for side files one stat at a time; `source` is the
-    origin already worked out by the index. Raises AnnotationError (naming the file) for side
-    arrays that do not fit the video; fields left empty on purpose are explained in `notes`.
+    origin already worked out by the index. A side file that cannot be used (pickled, wrong dtype or
+    shape, NaN throughout, missing) leaves its field empty and is explained in `notes`; an audio
+    path leaving the release root raises AnnotationError.
     """
     notes = notes if notes is not None else []
     meta = dict(meta or {})
@@ -156,7 +157,11 @@ def make_record(
     n = rec["num_frames"]
     kp_path = side_file("keypoints", (".npy",))
     if kp_path is not None:
-        pts = _keypoints(kp_path, n, notes)
+        try:
+            pts = _keypoints(kp_path, n, notes)
+        except AnnotationError as e:
+            notes.append(f"{e}; keypoints left empty")
+            pts = None
         if pts is not None:
             kp_meta = meta.get("keypoints") or {}
             fmt = kp_meta.get("format") if isinstance(kp_meta, dict) else None
@@ -164,18 +169,27 @@ def make_record(
                                 "points": pts.tolist()}  # fmt: skip
     pose_path = side_file("head_pose", (".npy",))
     if pose_path is not None:
-        ang = load_side_array(pose_path, "head pose")
-        if ang.ndim != 2 or ang.shape[1] != 3 or (n is not None and ang.shape[0] != n):
-            raise AnnotationError(pose_path, None, f"head pose shape {ang.shape} does not fit {n} frames x 3")
-        ang = ang.astype(np.float32)
-        if not np.isfinite(ang).all():
+        try:
+            ang = load_side_array(pose_path, "head pose")
+            if ang.ndim != 2 or ang.shape[1] != 3 or (n is not None and ang.shape[0] != n):
+                raise AnnotationError(pose_path, None, f"head pose shape {ang.shape} does not fit {n} frames x 3")
+        except AnnotationError as e:
+            notes.append(f"{e}; head pose angles left empty")
+            ang = None
+        if ang is None:
+            pass
+        elif not np.isfinite(ang.astype(np.float32)).all():
             notes.append(f"{pose_path}: head pose angles hold NaN/inf; angles left empty")
         else:
             for j, k in enumerate(("yaw", "pitch", "roll")):
-                rec["head_pose"][k] = ang[:, j].tolist()
+                rec["head_pose"][k] = ang[:, j].astype(np.float32).tolist()
     boxes_path = side_file("face_boxes", (".npy",))
     if boxes_path is not None:
-        boxes = _face_boxes(boxes_path, n, notes)
+        try:
+            boxes = _face_boxes(boxes_path, n, notes)
+        except AnnotationError as e:
+            notes.append(f"{e}; face boxes left empty")
+            boxes = None
         if boxes is not None:
             fb_meta = meta.get("face_boxes") if isinstance(meta.get("face_boxes"), dict) else {}
             rec["face_boxes"] = {"detector": str(fb_meta.get("detector") or "release"), "boxes": boxes.tolist()}
@@ -190,9 +204,9 @@ def make_record(
             raise AnnotationError(root, None, f"audio {e}") from None
     else:
         audio_path = side_file("audio", AUDIO_EXTENSIONS)
-    if audio_path is not None:
-        if not os.path.isfile(audio_path):
-            raise AnnotationError(audio_path, None, "audio file named in metadata not found")
+    if audio_path is not None and not os.path.isfile(audio_path):
+        notes.append(f"{audio_path}: audio file named in metadata not found; the video's own audio is used")
+    elif audio_path is not None:
         rec["audio"] = {"path": str(audio_path), "bytes": None}
         rec["audio_source"] = "file"
     try:
