@@ -6,19 +6,23 @@ ranks and resumes mid-epoch, `VideoCollator` decodes and aligns video, audio and
 """
 
 from .collate import VideoCollator
-from .plan import ClipDataset, ClipPlan, Draw, StreamingClipDataset
+from .mixing import GroupShare
+from .plan import DEFAULT_FPS, ClipDataset, ClipPlan, Draw
 from .populations import population_shares, population_tables
 from .prefetch import CudaPrefetcher, clip_loader
 from .sampler import BalancedSampler, ClipSampler
 from .store import training_copies
+from .streaming import StreamingClipDataset
 
 __all__ = [
+    "DEFAULT_FPS",
     "BalancedSampler",
     "ClipDataset",
     "ClipPlan",
     "ClipSampler",
     "CudaPrefetcher",
     "Draw",
+    "GroupShare",
     "StreamingClipDataset",
     "VideoCollator",
     "clip_loader",
