@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import datasets
 import numpy as np
 import pytest
@@ -199,3 +201,42 @@ def test_stream_resumes_mid_epoch_exactly():
     with pytest.raises(ValueError, match="world_size"):
         ClipDataset.streaming(streams, frames=8, num_samples=96, batch_size=4, seed=3, rank=0,
                               world_size=2).load_state_dict(state)
+
+
+REAL = Path(__file__).resolve().parents[1].parent / "shared" / "real" / "dhfv-calibration"
+
+
+def test_defaults_batch_the_embedded_sample_of_mixed_frame_rates():
+    from facevid_datasets import load_dataset
+    from facevid_datasets.training import VideoCollator
+
+    ds = load_dataset("facevid-1k", "sample", split="train")
+    rates = ds["fps"]
+    rows = [rates.index(f) for f in sorted(set(rates))]
+    assert len(rows) == 4  # 23.976, 25, 29.97 and 30 fps
+    clips = ClipDataset(ds)
+    batch = VideoCollator(64)([clips[r] for r in rows])
+    assert batch["video"].shape == (4, 16, 3, 64, 64) and batch["fps"].tolist() == [25.0] * 4
+    assert batch["audio"].shape == (4, 16 * 640) and not batch["errors"]
+
+
+@pytest.mark.skipif(not REAL.is_dir(), reason="real DH-FaceVid-1K calibration clips not present")
+def test_defaults_batch_real_dhfv_clips_of_mixed_frame_rates():
+    from facevid_datasets.media import probe
+    from facevid_datasets.training import VideoCollator
+
+    recs, rates = [], set()
+    for path in sorted(REAL.glob("*.mp4")):
+        info = probe(path)
+        if round(info.fps, 2) in rates:
+            continue
+        rates.add(round(info.fps, 2))
+        r = empty_record()
+        r.update(clip_id=path.stem, video={"path": str(path), "bytes": None}, audio_source="video", fps=info.fps,
+                 num_frames=info.num_frames, duration=info.num_frames / info.fps, width=info.width,
+                 height=info.height)
+        recs.append(r)
+    assert len(rates) >= 2, rates
+    clips = ClipDataset(recs)
+    batch = VideoCollator(64)([clips[i] for i in range(len(clips))])
+    assert batch["video"].shape == (len(recs), 16, 3, 64, 64) and not batch["errors"]
