@@ -2,7 +2,8 @@
 
 Single process:      python examples/train.py --synthetic /tmp/fv --epochs 2
 Two processes (CPU): torchrun --nproc_per_node 2 examples/train.py --synthetic /tmp/fv --ckpt /tmp/fv/ckpt.pt
-Resume:              ... add --resume (continues mid-epoch with the sampler state of the checkpoint)
+Resume:              ... add --resume (continues mid-epoch from the checkpoint's global position, under
+                     any number of processes: the epoch's order does not depend on the world size)
 On a built dataset:  python examples/train.py --dataset facevid-1k --config sample --column source
 
 The model is a tiny 3D CNN that predicts each frame's audio loudness from the frames (an
@@ -21,7 +22,7 @@ import torch.distributed as dist
 from torch import nn
 from tqdm import tqdm
 
-from facevid_datasets.training import BalancedSampler, ClipDataset, VideoCollator, clip_loader
+from facevid_datasets.training import DEFAULT_FPS, BalancedSampler, ClipDataset, VideoCollator, clip_loader
 
 
 class TinyAVNet(nn.Module):
@@ -94,7 +95,8 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--column", default="source", help="column to balance (dotted for nested)")
     p.add_argument("--mode", default="equal", choices=["equal", "population", "natural"])
     p.add_argument("--frames", type=int, default=8)
-    p.add_argument("--fps", type=float, default=None)
+    p.add_argument("--fps", type=float, default=DEFAULT_FPS, help="output frame rate (any mix of source rates)")
+    p.add_argument("--windows-per-visit", type=int, default=1, help="windows cut from each clip drawn (same batch)")
     p.add_argument("--size", type=int, default=64)
     p.add_argument("--batch-size", type=int, default=2)
     p.add_argument("--workers", type=int, default=0)
@@ -117,7 +119,8 @@ def main(argv: list[str] | None = None) -> None:
 
     data = load_records(args)
     clips = ClipDataset(data, frames=args.frames, fps=args.fps, seed=args.seed)
-    sampler = BalancedSampler(clips, args.column, args.mode, seed=args.seed, batch_size=args.batch_size)
+    sampler = BalancedSampler(clips, args.column, args.mode, seed=args.seed, batch_size=args.batch_size,
+                              windows_per_visit=args.windows_per_visit)
     collator = VideoCollator(args.size, device=device, audio_window=0)
     model = TinyAVNet().to(device)
     if dist.is_initialized():
@@ -132,7 +135,8 @@ def main(argv: list[str] | None = None) -> None:
         sampler.load_state_dict(ckpt["sampler"])
         step, start_epoch = ckpt["step"], ckpt["sampler"]["epoch"]
         if is_main():
-            print(f"resumed at step {step}, epoch {start_epoch}, {ckpt['sampler']['consumed']} clips into it")
+            print(f"resumed at step {step}, epoch {start_epoch}, {ckpt['sampler']['sample_in_epoch']} windows into it "
+                  f"(saved with {ckpt['sampler']['world_size']} processes, now {sampler.world_size})")
 
     def save() -> None:
         if args.ckpt and is_main():
@@ -143,10 +147,9 @@ def main(argv: list[str] | None = None) -> None:
             tmp.replace(args.ckpt)
         barrier()
 
-    groups = sorted(sampler.shares or set(sampler.values))
     for epoch in range(start_epoch, args.epochs):
         sampler.set_epoch(epoch)
-        seconds = torch.zeros(len(groups), dtype=torch.float64)
+        failed = torch.zeros(1, dtype=torch.int64)
         loader = clip_loader(clips, collator, batch_size=args.batch_size, sampler=sampler, num_workers=args.workers,
                              multiprocessing_context="forkserver" if args.workers and dist.is_initialized() else None)
         bar = tqdm(loader, desc=f"epoch {epoch}", disable=not is_main(), total=len(loader))
@@ -160,14 +163,13 @@ def main(argv: list[str] | None = None) -> None:
             opt.step()
             step += 1
             sampler.mark_consumed(batch["position"])
-            for row, dur in zip(batch["row"].tolist(), batch["duration"].tolist(), strict=True):
-                seconds[groups.index(sampler.group_of(row))] += dur
+            failed += len(batch["errors"])
             if args.log_draws:
                 with open(args.log_draws, "a") as f:
                     for pos, cid, idx in zip(batch["position"].tolist(), batch["clip_id"], batch["indices"].tolist(),
                                              strict=True):
                         f.write(json.dumps({"rank": rank, "epoch": epoch, "position": pos, "clip": cid,
-                                            "first_frame": idx[0]}) + "\n")
+                                            "first_frame": idx[0], "world_size": sampler.world_size}) + "\n")
             bar.set_postfix(loss=f"{loss.item():.4f}", step=step)
             if args.ckpt and step % args.ckpt_every == 0:
                 save()
@@ -177,13 +179,11 @@ def main(argv: list[str] | None = None) -> None:
                     print(f"stopped at step {step} (--max-steps)")
                 return
         if dist.is_initialized():
-            dist.all_reduce(seconds)
-        if is_main():
-            total = float(seconds.sum()) or 1.0
-            print(f"epoch {epoch} balance achieved ({args.column}, {args.mode}, seconds of video):")
-            for g, s in zip(groups, seconds.tolist(), strict=True):
-                print(f"  {g:>12s}: {s:8.1f} s  {100 * s / total:5.1f}%  (target {100 * sampler.shares.get(g, 0):.1f}%)"
-                      if sampler.shares else f"  {g:>12s}: {s:8.1f} s  {100 * s / total:5.1f}%")
+            dist.all_reduce(failed)
+        if is_main():  # the sampler counts the whole epoch, also the part before a resume
+            print(f"epoch {epoch} balance achieved:")
+            print(sampler.format_report())
+            print(f"  clips that failed to decode (replaced in their batch): {int(failed)}")
     save()
     if dist.is_initialized():
         dist.destroy_process_group()

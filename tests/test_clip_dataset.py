@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import datasets
 import numpy as np
 import pytest
 import torch
 
 from facevid_datasets.schema import FEATURES, empty_record
-from facevid_datasets.training import BalancedSampler, ClipDataset, StreamingClipDataset
+from facevid_datasets.training import DEFAULT_FPS, ClipDataset, StreamingClipDataset
 from facevid_datasets.training.plan import Draw
 
 
@@ -88,21 +90,153 @@ def test_audio_source_none_and_file():
     assert ClipDataset([f])[0].audio == "/data/a.wav"
 
 
-def _iterate(ds: StreamingClipDataset, workers: int) -> list:
-    loader = torch.utils.data.DataLoader(ds, batch_size=2, num_workers=workers, collate_fn=list)
+def test_default_output_rate_is_25_fps_for_any_source_rate():
+    rates = [23.976, 25.0, 29.97, 30.0]
+    ds = ClipDataset([rec(f"c{i}", num_frames=300, fps=f) for i, f in enumerate(rates)], frames=16)
+    plans = [ds[i] for i in range(len(ds))]
+    assert {p.fps for p in plans} == {DEFAULT_FPS} == {25.0}
+    for p, f in zip(plans, rates, strict=True):
+        assert np.allclose(p.times - p.times[0], np.arange(16) / 25.0)
+        assert p.source_fps == f
+    # stride without fps keeps the source rate (as before); stride with fps is a clear error
+    assert ClipDataset([rec(fps=30.0)], frames=4, stride=2)[0].fps == 15.0
+    assert ClipDataset([rec(fps=30.0)], frames=4, fps=None)[0].fps == 30.0
+    with pytest.raises(ValueError, match="stride=2 applies at the source rate"):
+        ClipDataset([rec()], stride=2, fps=25.0)
+
+
+def test_delivered_seconds_and_window_positions():
+    spec = ClipDataset([rec()], frames=16, fps=25.0).spec
+    frames, fps = np.array([300, 10, 0, 16]), np.array([30.0, 30.0, 25.0, 25.0])
+    # a 10-frame 30 fps clip holds 1/3 s: 9 output frames at 25 fps are real, the rest padding
+    assert spec.valid_frames(frames, fps).tolist() == [16, 9, 0, 16]
+    assert np.allclose(spec.delivered_seconds(frames, fps), [0.64, 0.36, 0.0, 0.64])
+    # every start frame that fits a whole window: 300 frames - 19 spanned at 30 fps + 1
+    assert spec.start_positions(frames, fps).tolist() == [282, 1, 1, 1]
+    plan = ClipDataset([rec(num_frames=10, fps=30.0)], frames=16, fps=25.0)[0]
+    assert int(plan.valid.sum()) == 9
+
+
+def test_a_stream_needs_the_explicit_factory():
+    stream = datasets.IterableDataset.from_generator(lambda: iter([rec()]))
+    with pytest.raises(TypeError, match="ClipDataset.streaming"):
+        ClipDataset(stream)
+    assert isinstance(ClipDataset.streaming(stream, frames=4, num_samples=4), StreamingClipDataset)
+
+
+def _iterate(ds: StreamingClipDataset, workers: int, batch_size: int = 2) -> list:
+    loader = torch.utils.data.DataLoader(ds, batch_size=batch_size, num_workers=workers, collate_fn=list)
     return [p for batch in loader for p in batch]
 
 
-def test_streaming_dataset_splits_workers_and_follows_a_balanced_sampler():
-    recs = [rec(f"a{i}", source="a") for i in range(20)] + [rec(f"b{i}", source="b") for i in range(2)]
-    stream = datasets.IterableDataset.from_generator(lambda: iter(recs))
-    plain = ClipDataset(stream, frames=4)
-    assert isinstance(plain, StreamingClipDataset)
-    one = [p.clip_id for p in _iterate(plain, 0)]
-    two = [p.clip_id for p in _iterate(plain, 2)]
-    assert sorted(one) == sorted(two) == sorted(r["clip_id"] for r in recs)
-    sampler = BalancedSampler(stream, "source", "equal", groups=["a", "b"], num_samples=40, batch_size=2, seed=1)
-    mixed = ClipDataset(stream, frames=4, sampler=sampler)
-    ids = [p.clip_id for p in _iterate(mixed, 2)]
-    assert len(ids) == 40 and 15 <= sum(i.startswith("b") for i in ids) <= 25
-    assert [p.position for p in _iterate(mixed, 2)] == list(range(40))
+def _sharded(recs: list[dict], shards: int) -> datasets.IterableDataset:
+    def gen(part: list[list[dict]]):
+        for chunk in part:
+            yield from chunk
+
+    return datasets.IterableDataset.from_generator(gen, gen_kwargs={"part": [recs[i::shards] for i in range(shards)]})
+
+
+def _group_recs(name: str, n: int, seconds: float) -> list[dict]:
+    return [rec(f"{name}{i}", num_frames=int(seconds * 25), source=name) for i in range(n)]
+
+
+def test_streams_of_very_different_sizes_balance_by_delivered_seconds():
+    # 3-s clips in a 4-shard stream against 30-s clips in a 16-shard stream ten times its hours
+    short, long_ = _group_recs("s", 40, 3.0), _group_recs("l", 40, 30.0)
+    streams = {"s": _sharded(short, 4), "l": _sharded(long_, 16)}
+    ds = ClipDataset.streaming(streams, frames=16, num_samples=400, batch_size=4, seed=1, world_size=1, rank=0)
+    plans = _iterate(ds, 2, batch_size=4)
+    assert len(plans) == 400 and sorted(p.position for p in plans) == list(range(400))
+    secs: dict[str, float] = {}
+    for p in plans:
+        secs[p.labels["group"]] = secs.get(p.labels["group"], 0.0) + float(p.valid.sum()) / p.fps
+    assert abs(secs["s"] / sum(secs.values()) - 0.5) < 0.02, secs
+    # weights: 1:3 by delivered seconds
+    w = ClipDataset.streaming(streams, frames=16, mode="weights", weights={"s": 1, "l": 3}, num_samples=400,
+                              batch_size=4, world_size=1, rank=0)
+    secs = {}
+    for _draw, _rec, g in w.reader_draws(0, 1):  # every clip is longer than a 0.64-s window
+        secs[g] = secs.get(g, 0.0) + 0.64
+    assert abs(secs["l"] / sum(secs.values()) - 0.75) < 0.02
+
+
+def test_streams_split_by_shard_across_ranks_and_workers():
+    recs = _group_recs("a", 64, 4.0)
+    stream = _sharded(recs, 8)
+    seen: dict[tuple[int, int], set[str]] = {}
+    for rank in range(2):
+        ds = ClipDataset.streaming({"a": stream}, frames=8, num_samples=64, batch_size=4, rank=rank, world_size=2)
+        for worker in range(2):
+            seen[rank, worker] = {str(r["clip_id"]) for _, r, _ in ds.reader_draws(worker, 2)}
+    readers = list(seen.values())
+    assert all(len(v) < len(recs) // 2 for v in readers)  # nobody reads every shard
+    for i, a in enumerate(readers):  # readers own disjoint records, so no clip is on two ranks in a step
+        assert all(not a & b for b in readers[i + 1 :])
+    # a stream with fewer shards than readers: readers sharing a shard split its records
+    few = ClipDataset.streaming({"a": _sharded(recs, 1)}, frames=8, num_samples=32, batch_size=4, rank=0,
+                                world_size=2)
+    ids = [{str(r["clip_id"]) for _, r, _ in few.reader_draws(w, 2)} for w in range(2)]
+    assert ids[0] and ids[1] and not ids[0] & ids[1]
+
+
+def test_stream_resumes_mid_epoch_exactly():
+    streams = {"s": _sharded(_group_recs("s", 20, 2.0), 4), "l": _sharded(_group_recs("l", 30, 20.0), 4)}
+
+    def make() -> StreamingClipDataset:
+        ds = ClipDataset.streaming(streams, frames=8, num_samples=96, batch_size=4, seed=3, rank=0, world_size=1)
+        ds.set_epoch(1)
+        return ds
+
+    full = _iterate(make(), 2, batch_size=4)
+    run = make()
+    run.mark_consumed([p.position for p in full[:40]])
+    state = run.state_dict()
+    resumed = make()
+    resumed.load_state_dict(state)
+    rest = _iterate(resumed, 2, batch_size=4)
+    key = [(p.clip_id, p.indices.tolist()) for p in sorted(full, key=lambda p: p.position)]
+    got = [(p.clip_id, p.indices.tolist()) for p in sorted(full[:40] + rest, key=lambda p: p.position)]
+    assert got == key
+    with pytest.raises(ValueError, match="world_size"):
+        ClipDataset.streaming(streams, frames=8, num_samples=96, batch_size=4, seed=3, rank=0,
+                              world_size=2).load_state_dict(state)
+
+
+REAL = Path(__file__).resolve().parents[1].parent / "shared" / "real" / "dhfv-calibration"
+
+
+def test_defaults_batch_the_embedded_sample_of_mixed_frame_rates():
+    from facevid_datasets import load_dataset
+    from facevid_datasets.training import VideoCollator
+
+    ds = load_dataset("facevid-1k", "sample", split="train")
+    rates = ds["fps"]
+    rows = [rates.index(f) for f in sorted(set(rates))]
+    assert len(rows) == 4  # 23.976, 25, 29.97 and 30 fps
+    clips = ClipDataset(ds)
+    batch = VideoCollator(64)([clips[r] for r in rows])
+    assert batch["video"].shape == (4, 16, 3, 64, 64) and batch["fps"].tolist() == [25.0] * 4
+    assert batch["audio"].shape == (4, 16 * 640) and not batch["errors"]
+
+
+@pytest.mark.skipif(not REAL.is_dir(), reason="real DH-FaceVid-1K calibration clips not present")
+def test_defaults_batch_real_dhfv_clips_of_mixed_frame_rates():
+    from facevid_datasets.media import probe
+    from facevid_datasets.training import VideoCollator
+
+    recs, rates = [], set()
+    for path in sorted(REAL.glob("*.mp4")):
+        info = probe(path)
+        if round(info.fps, 2) in rates:
+            continue
+        rates.add(round(info.fps, 2))
+        r = empty_record()
+        r.update(clip_id=path.stem, video={"path": str(path), "bytes": None}, audio_source="video", fps=info.fps,
+                 num_frames=info.num_frames, duration=info.num_frames / info.fps, width=info.width,
+                 height=info.height)
+        recs.append(r)
+    assert len(rates) >= 2, rates
+    clips = ClipDataset(recs)
+    batch = VideoCollator(64)([clips[i] for i in range(len(clips))])
+    assert batch["video"].shape == (len(recs), 16, 3, 64, 64) and not batch["errors"]

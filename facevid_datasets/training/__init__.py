@@ -13,10 +13,12 @@ from typing import TYPE_CHECKING, Any
 
 _LAZY = {
     "VideoCollator": ".collate",
+    "GroupShare": ".mixing",
+    "DEFAULT_FPS": ".plan",
     "ClipDataset": ".plan",
     "ClipPlan": ".plan",
     "Draw": ".plan",
-    "StreamingClipDataset": ".plan",
+    "StreamingClipDataset": ".streaming",
     "population_shares": ".populations",
     "population_tables": ".populations",
     "CudaPrefetcher": ".prefetch",
@@ -27,12 +29,14 @@ _LAZY = {
 }
 
 __all__ = [
+    "DEFAULT_FPS",
     "BalancedSampler",
     "ClipDataset",
     "ClipPlan",
     "ClipSampler",
     "CudaPrefetcher",
     "Draw",
+    "GroupShare",
     "StreamingClipDataset",
     "VideoCollator",
     "clip_loader",
@@ -43,11 +47,13 @@ __all__ = [
 
 if TYPE_CHECKING:
     from .collate import VideoCollator
-    from .plan import ClipDataset, ClipPlan, Draw, StreamingClipDataset
+    from .mixing import GroupShare
+    from .plan import DEFAULT_FPS, ClipDataset, ClipPlan, Draw
     from .populations import population_shares, population_tables
     from .prefetch import CudaPrefetcher, clip_loader
     from .sampler import BalancedSampler, ClipSampler
     from .store import training_copies
+    from .streaming import StreamingClipDataset
 
 
 def __getattr__(name: str) -> Any:

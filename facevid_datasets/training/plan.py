@@ -3,7 +3,9 @@
 A `ClipDataset` turns records (`facevid_datasets.FEATURES` rows) into `ClipPlan`s without touching
 pixels, so DataLoader workers stay cheap and the decode can happen wherever it is fastest (worker
 processes on CPU, the main process on CUDA). Frame choice follows the source's real frame rate:
-with a target `fps`, output frame k shows what a player shows at start + k / fps.
+with a target `fps`, output frame k shows what a player shows at start + k / fps. The default
+output rate is `DEFAULT_FPS` (25, what Hallo and LatentSync train at), so clips of mixed rates
+(23.98, 25, 29.97, 30 fps) batch together with one audio length per frame.
 """
 
 from __future__ import annotations
@@ -14,8 +16,7 @@ from dataclasses import dataclass, field
 from typing import Any, Literal, NamedTuple
 
 import numpy as np
-import torch
-from torch.utils.data import Dataset, IterableDataset, get_worker_info
+from torch.utils.data import Dataset
 
 from ..media import probe
 
@@ -26,6 +27,20 @@ Short = Literal["pad", "loop", "skip"]
 
 #: Record fields a plan never needs (kept out of the per-item read).
 _HEAVY_UNUSED = ("original", "quality")
+
+#: Output frame rate of a `ClipDataset` unless told otherwise (Hallo, LatentSync: 25 fps).
+DEFAULT_FPS = 25.0
+
+#: Frame rate assumed for a record that states a duration but no fps / frame count.
+FALLBACK_SOURCE_FPS = 25.0
+
+
+class _DefaultFps(float):
+    """`DEFAULT_FPS` as the unset default: giving `stride` without `fps` keeps the source rate."""
+
+
+#: The `fps` default of `ClipDataset`: 25 fps, or the source rate when `stride` is given.
+UNSET_FPS = _DefaultFps(DEFAULT_FPS)
 
 
 class Draw(NamedTuple):
@@ -84,8 +99,8 @@ def _arrow_column(table: Any, column: str) -> list[Any]:
     return arr.to_pylist()
 
 
-class _Records:
-    """Row access over a `datasets.Dataset` (Arrow, only the fields plans need) or a list of dicts."""
+class RecordTable:
+    """Row and column access over a `datasets.Dataset` (Arrow, only the fields plans need) or a list of dicts."""
 
     def __init__(self, data: Any):
         import datasets
@@ -102,6 +117,7 @@ class _Records:
         return len(self._data) if self.hf else len(self._list)
 
     def column(self, column: str) -> list[Any]:
+        """Values of a (dotted) column for every row."""
         if self.hf:
             top = column.split(".")[0]
             return _arrow_column(self._data.select_columns([top]).with_format("arrow")[:], column)
@@ -189,7 +205,7 @@ class ClipSpec:
 
     frames: int = 16
     stride: int = 1
-    fps: float | None = None
+    fps: float | None = UNSET_FPS
     start: Start | float = "random"
     short: Short = "pad"
     seed: int = 0
@@ -197,8 +213,13 @@ class ClipSpec:
     def __post_init__(self) -> None:
         if self.frames < 1 or self.stride < 1:
             raise ValueError(f"frames ({self.frames}) and stride ({self.stride}) must be >= 1")
+        if isinstance(self.fps, _DefaultFps):  # stride given, fps left at its default: source rate
+            self.fps = None if self.stride != 1 else DEFAULT_FPS
         if self.fps is not None and self.fps <= 0:
             raise ValueError(f"fps must be positive, got {self.fps}")
+        if self.fps is not None and self.stride != 1:
+            raise ValueError(f"stride={self.stride} applies at the source rate: pass fps=None with it "
+                             f"(not fps={self.fps})")
         if self.short not in ("pad", "loop", "skip"):
             raise ValueError(f"short={self.short!r}: use 'pad', 'loop' or 'skip'")
         if isinstance(self.start, str) and self.start not in ("random", "first", "center"):
@@ -212,6 +233,39 @@ class ClipSpec:
 
     def fits(self, num_frames: int, source_fps: float) -> bool:
         return num_frames >= self.frames_needed(source_fps)
+
+    def output_fps(self, source_fps: np.ndarray | float) -> np.ndarray:
+        """Output frame rate for files at `source_fps`."""
+        src = np.asarray(source_fps, dtype=np.float64)
+        return src / self.stride if self.fps is None else np.full_like(src, self.fps)
+
+    def valid_frames(self, num_frames: np.ndarray, source_fps: np.ndarray) -> np.ndarray:
+        """Distinct real frames one window of each file holds (padding and loop repeats excluded)."""
+        n = np.asarray(num_frames, dtype=np.float64)
+        src = np.asarray(source_fps, dtype=np.float64)
+        if self.fps is None:
+            count = np.ceil(n / self.stride)
+        else:  # output frame k is real while floor(k * src / fps + 1e-6) < n
+            count = np.ceil(np.maximum(n - 1e-6, 0.0) * self.fps / src)
+        return np.clip(count, 0, self.frames).astype(np.int64)
+
+    def delivered_seconds(self, num_frames: np.ndarray, source_fps: np.ndarray) -> np.ndarray:
+        """Seconds of video one window of each file hands the trainer: valid frames / output fps."""
+        return self.valid_frames(num_frames, source_fps) / self.output_fps(source_fps)
+
+    def start_positions(self, num_frames: np.ndarray, source_fps: np.ndarray) -> np.ndarray:
+        """Distinct windows each file offers: every start frame with `start="random"`, else one."""
+        n = np.asarray(num_frames, dtype=np.int64)
+        if self.start != "random":
+            return np.ones(len(n), dtype=np.int64)
+        return np.maximum(n - self.spans(source_fps), 0) + 1
+
+    def spans(self, source_fps: np.ndarray) -> np.ndarray:
+        """`frames_needed` for many files at once."""
+        src = np.asarray(source_fps, dtype=np.float64)
+        if self.fps is None:
+            return np.full(len(src), self.frames_needed(1.0), dtype=np.int64)
+        return np.floor((self.frames - 1) / self.fps * src + 1e-6).astype(np.int64) + 1
 
     def choose(self, num_frames: int, source_fps: float, rng: np.random.Generator) -> tuple[np.ndarray, ...]:
         """Frame indices, instants, validity mask and output fps for a clip of a `num_frames` file."""
@@ -295,27 +349,23 @@ def make_plan(rec: Mapping[str, Any], spec: ClipSpec, rng: np.random.Generator, 
     )
 
 
-def _draw_rng(seed: int, draw: Draw) -> np.random.Generator:
+def draw_rng(seed: int, draw: Draw) -> np.random.Generator:
+    """The generator that picks a draw's random start: the same draw plans the same window anywhere."""
     return np.random.default_rng([seed, draw.row, draw.epoch, draw.key + 1])
 
 
 class ClipDataset(Dataset):
     """Clip plans over a loaded dataset: item i is a `ClipPlan` for row i (pixels are decoded later).
 
-    `data`: a `datasets.Dataset`, a list of records, or a `datasets.IterableDataset` (streaming; the
-    result is then a `StreamingClipDataset`). `frames` per clip; `stride` in source frames, or a
-    target `fps` (frames resampled from the source rate as a player shows them); `start` "random",
-    "first", "center" or seconds; clips shorter than needed are padded (last frame repeated, masked),
-    looped, or skipped (`short`). Random starts are seeded by (seed, row, epoch, draw position), so
-    a resumed run plans the same clips.
+    `data`: a `datasets.Dataset` or a list of records (for a `datasets.IterableDataset` use
+    `ClipDataset.streaming`). `frames` per clip at `fps` (default `DEFAULT_FPS` = 25: frames are
+    resampled from each file's own rate as a player shows them, so any mix of source rates batches
+    together); `fps=None` keeps each file's rate, and `stride` (source frames, implies `fps=None`
+    when `fps` is not given) thins it. `start` "random", "first", "center" or seconds; clips shorter
+    than needed are padded (last frame repeated, masked), looped, or skipped (`short`, listed in
+    `.skipped`). Random starts are seeded by (seed, row, epoch, global draw index), so a resumed run
+    plans the same clips.
     """
-
-    def __new__(cls, data: Any = None, *args: Any, **kwargs: Any) -> Any:
-        import datasets
-
-        if cls is ClipDataset and isinstance(data, datasets.IterableDataset):
-            return StreamingClipDataset(data, *args, **kwargs)
-        return super().__new__(cls)
 
     def __init__(
         self,
@@ -323,30 +373,39 @@ class ClipDataset(Dataset):
         frames: int = 16,
         *,
         stride: int = 1,
-        fps: float | None = None,
+        fps: float | None = UNSET_FPS,
         start: Start | float = "random",
         short: Short = "pad",
         seed: int = 0,
     ):
+        import datasets
+
+        if isinstance(data, datasets.IterableDataset):
+            raise TypeError("ClipDataset(data) takes a map-style dataset or records; for a streamed dataset use "
+                            "ClipDataset.streaming(stream, ...) (or streams={group: stream} to balance groups)")
         self.spec = ClipSpec(frames=frames, stride=stride, fps=fps, start=start, short=short, seed=seed)
-        self.records = _Records(data)
+        self.records = RecordTable(data)
         self.epoch = 0
         self.skipped: list[tuple[str, str]] = []
         self.rows = np.arange(len(self.records), dtype=np.int64)
         if short == "skip":
-            fps_col = self.records.column("fps")
-            n_col = self.records.column("num_frames")
+            fps_col, n_col = self._timing_all()
             ids = self.records.column("clip_id")
-            keep = []
-            for i, (f, n, cid) in enumerate(zip(fps_col, n_col, ids, strict=True)):
-                if f and n and self.spec.fits(int(n), float(f)):
-                    keep.append(i)
-                else:
-                    need = self.spec.frames_needed(float(f or 25.0))
-                    self.skipped.append((str(cid), f"{n} frames, a clip needs {need}"))
-            self.rows = np.asarray(keep, dtype=np.int64)
+            ok = n_col >= self.spec.spans(fps_col)
+            for i in np.flatnonzero(~ok):
+                need = self.spec.frames_needed(float(fps_col[i]))
+                self.skipped.append((str(ids[i]), f"{n_col[i]} frames, a clip needs {need}"))
+            self.rows = np.flatnonzero(ok).astype(np.int64)
             if self.skipped:
                 logger.info("skipped %d clips shorter than %d frames", len(self.skipped), frames)
+
+    @classmethod
+    def streaming(cls, data: Any, frames: int = 16, **kwargs: Any) -> Any:
+        """Clip plans over a streamed dataset (`datasets.IterableDataset`), or over `{group: stream}`
+        mixed by delivered seconds: a `StreamingClipDataset` (see there for the arguments)."""
+        from .streaming import StreamingClipDataset
+
+        return StreamingClipDataset(data, frames, **kwargs)
 
     def __len__(self) -> int:
         return len(self.rows)
@@ -360,25 +419,51 @@ class ClipDataset(Dataset):
         values = self.records.column(column)
         return [values[int(r)] for r in self.rows]
 
+    def _timing_all(self) -> tuple[np.ndarray, np.ndarray]:
+        fps = self.records.column("fps")
+        n = self.records.column("num_frames")
+        dur = self.records.column("duration")
+        return timing_arrays(fps, n, dur)
+
+    def timing(self) -> tuple[np.ndarray, np.ndarray]:
+        """(source fps, frame count) per item, from the records (duration x 25 fps where those lack them)."""
+        fps, n = self._timing_all()
+        return fps[self.rows], n[self.rows]
+
     def durations(self) -> np.ndarray:
         """Seconds of stored video per item (duration, else num_frames / fps)."""
         dur = self.records.column("duration")
         n = self.records.column("num_frames")
         f = self.records.column("fps")
-        out = np.array([d if d else (nn / ff if nn and ff else 0.0) for d, nn, ff in zip(dur, n, f, strict=True)])
-        return out[self.rows].astype(np.float64)
+        out = np.array([d if d else (nn / ff if nn and ff else 0.0) for d, nn, ff in zip(dur, n, f, strict=True)],
+                       dtype=np.float64)
+        return out[self.rows]
 
     def __getitem__(self, item: int | Draw | tuple) -> ClipPlan:
         draw = Draw(*item) if isinstance(item, tuple) else Draw(int(item), self.epoch, -1, -1)
         row = int(self.rows[draw.row])
-        plan = make_plan(self.records.get(row), self.spec, _draw_rng(self.spec.seed, draw), row=draw.row)
+        plan = make_plan(self.records.get(row), self.spec, draw_rng(self.spec.seed, draw), row=draw.row)
         plan.epoch, plan.position = draw.epoch, draw.position
         return plan
 
 
+def timing_arrays(fps: Sequence[Any], num_frames: Sequence[Any], duration: Sequence[Any]) -> tuple[np.ndarray, ...]:
+    """(source fps, frame count) arrays from record columns; a record with only a duration is taken at
+    `FALLBACK_SOURCE_FPS`, one with nothing gets 0 frames (it delivers nothing)."""
+    f = np.array([float(x) if x else 0.0 for x in fps], dtype=np.float64)
+    n = np.array([int(x) if x else 0 for x in num_frames], dtype=np.int64)
+    d = np.array([float(x) if x else 0.0 for x in duration], dtype=np.float64)
+    no_rate = f <= 0
+    f[no_rate] = FALLBACK_SOURCE_FPS
+    no_count = n <= 0
+    n[no_count] = np.round(d[no_count] * f[no_count]).astype(np.int64)
+    return f, n
+
+
 def iter_records(stream: Any, batch_size: int = 64) -> Iterator[Mapping[str, Any]]:
-    """Every record of `stream`, also inside a DataLoader worker (where iterating a `datasets`
-    IterableDataset directly would give each worker only some shards: we split by step instead)."""
+    """Every record of `stream` as a dict. A `datasets.IterableDataset` is read with `.iter()`, which
+    (unlike plain iteration inside a DataLoader worker) does not re-split its shards by worker: the
+    caller has already chosen the shards this reader owns."""
     import datasets
 
     if not isinstance(stream, datasets.IterableDataset):
@@ -388,74 +473,3 @@ def iter_records(stream: Any, batch_size: int = 64) -> Iterator[Mapping[str, Any
         keys = list(batch)
         for values in zip(*(batch[k] for k in keys), strict=True):
             yield dict(zip(keys, values, strict=True))
-
-
-def _rank_world() -> tuple[int, int]:
-    if torch.distributed.is_available() and torch.distributed.is_initialized():
-        return torch.distributed.get_rank(), torch.distributed.get_world_size()
-    return 0, 1
-
-
-class StreamingClipDataset(IterableDataset):
-    """Clip plans over a streaming dataset; work is split across ranks and DataLoader workers.
-
-    With a `BalancedSampler` built over the same stream, records are mixed by group as in the
-    map-style case; without one, records come in stream order. Each (rank, worker) reads the
-    stream and keeps its own steps, so no record is planned twice in one step.
-    """
-
-    def __init__(
-        self,
-        data: Any,
-        frames: int = 16,
-        *,
-        stride: int = 1,
-        fps: float | None = None,
-        start: Start | float = "random",
-        short: Short = "pad",
-        seed: int = 0,
-        sampler: Any = None,
-        batch_size: int = 1,
-    ):
-        self.spec = ClipSpec(frames=frames, stride=stride, fps=fps, start=start, short=short, seed=seed)
-        self.data = data
-        self.sampler = sampler
-        self.batch_size = sampler.batch_size if sampler is not None else batch_size
-        self.epoch = 0
-
-    def set_epoch(self, epoch: int) -> None:
-        """Reshuffle the stream (if shuffled) and the mixing for `epoch`."""
-        self.epoch = epoch
-        if hasattr(self.data, "set_epoch"):
-            self.data.set_epoch(epoch)
-        if self.sampler is not None:
-            self.sampler.set_epoch(epoch)
-
-    def _draws(self) -> Iterator[tuple[Draw, Mapping[str, Any]]]:
-        if self.sampler is not None:
-            yield from self.sampler.stream_draws(self.data)
-            return
-        rank, world = _rank_world()
-        B = self.batch_size
-        for j, rec in enumerate(iter_records(self.data)):
-            step, r = divmod(j, world * B)
-            if r // B == rank:
-                yield Draw(j, self.epoch, step * B + r % B, j), rec
-
-    def __iter__(self) -> Iterator[ClipPlan]:
-        info = get_worker_info()
-        wid, nw = (info.id, info.num_workers) if info else (0, 1)
-        B = self.batch_size
-        for draw, rec in self._draws():
-            if (draw.position // B) % nw != wid:
-                continue
-            if self.spec.short == "skip":
-                video = _video_source(rec)
-                f, n = _record_timing(rec, video)
-                if not self.spec.fits(n, f):
-                    logger.info("skipped %s: %d frames, a clip needs %d", rec.get("clip_id"), n,
-                                self.spec.frames_needed(f))
-                    continue
-            plan = make_plan(rec, self.spec, _draw_rng(self.spec.seed, draw), row=draw.row)
-            plan.epoch, plan.position = draw.epoch, draw.position
-            yield plan

@@ -1,26 +1,26 @@
-"""Samplers that balance groups of clips by seconds of video, split across ranks and resume exactly.
+"""Samplers that balance groups by seconds of video delivered, split across ranks and resume elastically.
 
-`ClipSampler` holds what every sampler shares: rank / world size, `set_epoch`, and the
-`state_dict` / `load_state_dict` pair counting the items this rank has consumed in the epoch.
-`BalancedSampler` sets each group's share of sampled seconds (DH-FaceVid-1K appendix I):
-"equal" (1:1 by duration), "population" (shares of a cited reference table), "natural" (as
-stored) or explicit weights. Shares are met by seconds, not clip counts: each group draws clips
-(cycling through shuffled passes of its clips) until its seconds reach its share of the epoch.
+`ClipSampler` holds what every sampler shares: rank / world size, `set_epoch`, and a state that
+saves the epoch's *global* position (MosaicML streaming's `sample_in_epoch`), so an epoch resumes
+under another world size or batch size with nothing repeated or skipped. `BalancedSampler` plans
+the epoch (`mixing`): each group gets its share of the seconds the loader hands the trainer
+(DH-FaceVid-1K appendix I: "equal" 1:1, "population" shares of a cited table, "natural" as stored,
+or explicit weights), and inside a group a clip is visited in proportion to the windows it offers.
 """
 
 from __future__ import annotations
 
 import logging
 import warnings
-from collections import Counter
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from typing import Any, Literal
 
 import numpy as np
 import torch
 from torch.utils.data import Sampler
 
-from .plan import ClipDataset, Draw, _rank_world, _Records, column_values, iter_records
+from .mixing import GroupShare, format_tally, group_visits, occurrence_links, spread_order, tally
+from .plan import ClipDataset, Draw, RecordTable
 from .populations import DEFAULT_TABLE_FOR_COLUMN, population_shares
 
 logger = logging.getLogger(__name__)
@@ -30,13 +30,26 @@ Mode = Literal["equal", "population", "natural", "weights"]
 #: Group name for records whose column is null.
 MISSING_GROUP = "unknown"
 
+#: Steps up to this many visits (world size x batch size / windows per visit) never repeat a clip,
+#: when the groups hold enough clips for that.
+DEFAULT_MIN_GAP = 4096
+
+
+def rank_world() -> tuple[int, int]:
+    """(rank, world size) of torch.distributed, or (0, 1) outside it."""
+    if torch.distributed.is_available() and torch.distributed.is_initialized():
+        return torch.distributed.get_rank(), torch.distributed.get_world_size()
+    return 0, 1
+
 
 class ClipSampler(Sampler[Draw]):
-    """Base: splits an epoch's global order across ranks, tracks consumption, resumes mid-epoch.
+    """Base: lays an epoch's global order out across ranks, tracks consumption, resumes elastically.
 
-    The global order is cut into steps of `world_size * batch_size` items; rank r takes items
-    r, r + world_size, ... so in step s every rank's batch comes from the same window, which
-    subclasses keep free of repeated clips.
+    The global order (all ranks together, one entry per window) does not depend on the world size.
+    From the resume point on it is cut into steps of `world_size * batch_size` windows; in each step
+    rank r takes the r-th block of `batch_size`, so a visit's consecutive windows stay on one rank.
+    A final short step is padded (wrapping to the epoch's start) to the same count on every rank,
+    or dropped with `drop_last`.
     """
 
     def __init__(
@@ -47,61 +60,93 @@ class ClipSampler(Sampler[Draw]):
         rank: int | None = None,
         world_size: int | None = None,
         drop_last: bool = False,
+        windows_per_visit: int = 1,
     ):
-        dist_rank, dist_world = _rank_world()
+        dist_rank, dist_world = rank_world()
         self.rank = dist_rank if rank is None else rank
         self.world_size = dist_world if world_size is None else world_size
         if not 0 <= self.rank < self.world_size:
             raise ValueError(f"rank {self.rank} outside world size {self.world_size}")
+        if windows_per_visit < 1 or batch_size < 1:
+            raise ValueError(f"windows_per_visit ({windows_per_visit}) and batch_size ({batch_size}) must be >= 1")
+        if batch_size % windows_per_visit:
+            raise ValueError(f"batch_size {batch_size} must be a multiple of windows_per_visit {windows_per_visit}, "
+                             "so a visit's windows stay in one batch")
         self.seed = seed
         self.batch_size = batch_size
         self.drop_last = drop_last
+        self.windows_per_visit = windows_per_visit
         self.epoch = 0
-        self._start = 0  # position to resume from in this epoch
-        self._consumed = 0
+        self._base = 0  # global position this rank's slicing starts from (a resume point, else 0)
+        self._iterated = False  # once iterated, the next iteration starts the epoch from 0
+        self._consumed = 0  # items of this rank's slicing used (as reported, else as yielded)
         self._marked = False  # True once the trainer reports consumption (workers read ahead)
         self._cache: tuple[int, np.ndarray] | None = None
+        self._layout_cache: tuple[tuple[int, int], np.ndarray] | None = None
+        self._warned = False
 
     # --- what subclasses provide -------------------------------------------------------------
     def global_order(self, epoch: int) -> np.ndarray:
-        """Row indices for the whole epoch, all ranks together, in draw order."""
+        """Item (row) of every window of the epoch, all ranks together, in draw order; the windows of
+        one visit are consecutive."""
         raise NotImplementedError
+
+    def step_repeats(self, order: np.ndarray, base: int) -> str:
+        """A message when steps of this layout would repeat a clip ("" when none do)."""
+        return ""
 
     # --- shared machinery --------------------------------------------------------------------
     def _order(self) -> np.ndarray:
         if self._cache is None or self._cache[0] != self.epoch:
-            order = np.asarray(self.global_order(self.epoch), dtype=np.int64)
-            W = self.world_size
-            if len(order) % W:
-                if self.drop_last:
-                    order = order[: len(order) - len(order) % W]
-                else:
-                    order = np.concatenate([order, order[: W - len(order) % W]])
-                    _spread(order, W * self.batch_size)
-            self._cache = (self.epoch, order)
+            self._cache = (self.epoch, np.asarray(self.global_order(self.epoch), dtype=np.int64))
         return self._cache[1]
 
+    def _start(self) -> int:
+        return 0 if self._iterated else self._base
+
+    def _layout(self) -> np.ndarray:
+        """Global indices of this rank's windows, in its order, from the current start."""
+        base = self._start()
+        key = (self.epoch, base)
+        if self._layout_cache is None or self._layout_cache[0] != key:
+            order = self._order()
+            self._layout_cache = (key, layout_indices(len(order), base, self.rank, self.world_size, self.batch_size,
+                                                      self.windows_per_visit, self.drop_last))
+            if not self._warned and self.rank == 0:
+                msg = self.step_repeats(order, base)
+                if msg:
+                    self._warned = True
+                    warnings.warn(msg, stacklevel=3)
+                    logger.warning(msg)
+        return self._layout_cache[1]
+
     def rank_rows(self) -> np.ndarray:
-        """This rank's rows for the current epoch, in order."""
-        return self._order()[self.rank :: self.world_size]
+        """This rank's rows for the current epoch, in order (from the resume point, if any)."""
+        return self._order()[self._layout() % max(1, len(self._order()))]
 
     def __len__(self) -> int:
-        return len(self.rank_rows())
+        return len(self._layout())
 
     def __iter__(self) -> Iterator[Draw]:
-        rows = self.rank_rows()
-        start, self._start = self._start, 0
-        self._consumed = start
-        for pos in range(start, len(rows)):
+        layout = self._layout()
+        order = self._order()
+        self._base = self._start()
+        self._iterated = True
+        self._consumed = 0
+        self._marked = False
+        n = len(order)
+        for pos, g in enumerate(layout.tolist()):
             if not self._marked:
                 self._consumed = pos + 1
-            yield Draw(int(rows[pos]), self.epoch, pos, pos * self.world_size + self.rank)
+            g %= n
+            yield Draw(int(order[g]), self.epoch, pos, g)
 
     def set_epoch(self, epoch: int) -> None:
-        """Select the epoch (reshuffles); keeps a resume point loaded for this same epoch."""
+        """Select the epoch (a new order); keeps a resume point loaded for this same epoch."""
         if epoch != self.epoch:
-            self._start = 0
+            self._base = 0
             self._consumed = 0
+            self._iterated = False
         self.epoch = epoch
 
     def mark_consumed(self, positions: torch.Tensor | Sequence[int] | int) -> None:
@@ -112,95 +157,93 @@ class ClipSampler(Sampler[Draw]):
             self._consumed = max(self._consumed, new) if self._marked else new
         self._marked = True
 
+    def sample_in_epoch(self) -> int:
+        """Windows of the epoch's global order used by all ranks together (steps are in lockstep)."""
+        n = len(self._order())
+        layout_len = len(layout_indices(n, self._base, self.rank, self.world_size, self.batch_size,
+                                        self.windows_per_visit, self.drop_last))
+        if self._consumed >= layout_len:
+            return n
+        return min(n, self._base + (self._consumed // self.batch_size) * self.world_size * self.batch_size)
+
     def state_dict(self) -> dict[str, Any]:
-        """Where this rank stands: epoch and items consumed (as reported, else as yielded)."""
+        """Where the epoch stands: its global position, and what must match to resume it."""
         return {
             "epoch": self.epoch,
-            "consumed": self._consumed,
+            "sample_in_epoch": self.sample_in_epoch(),
+            "epoch_windows": len(self._order()),
             "seed": self.seed,
+            "windows_per_visit": self.windows_per_visit,
             "world_size": self.world_size,
             "batch_size": self.batch_size,
             "rank": self.rank,
+            "consumed": self._consumed,
         }
 
     def load_state_dict(self, state: Mapping[str, Any]) -> None:
-        """Continue exactly where `state` left off (same seed, world size and batch size required)."""
-        for key in ("seed", "world_size", "batch_size"):
+        """Continue the saved epoch from its global position, under any world size or batch size."""
+        if "sample_in_epoch" not in state:
+            raise ValueError("cannot resume: this state has no global position (saved by a sampler before elastic "
+                             "resume); restart the epoch")
+        for key in ("seed", "windows_per_visit"):
             if state[key] != getattr(self, key):
                 raise ValueError(f"cannot resume: saved {key}={state[key]}, this sampler has {getattr(self, key)}")
         self.epoch = int(state["epoch"])
-        self._start = self._consumed = int(state["consumed"])
+        self._cache = None
+        if state["epoch_windows"] != len(self._order()):
+            raise ValueError(f"cannot resume: the saved epoch had {state['epoch_windows']} windows, this sampler "
+                             f"plans {len(self._order())} (different data or settings)")
+        self._base = int(state["sample_in_epoch"])
+        if self._base % self.windows_per_visit:
+            raise ValueError(f"cannot resume: position {self._base} is inside a visit")
+        self._iterated = False
+        self._consumed = 0
+        self._marked = False
 
 
-def _spread(order: np.ndarray, window: int, max_tries: int = 4096) -> int:
-    """Swap items so that no row appears twice within a step window; returns repeats left unresolved."""
-    n = len(order)
-    if window <= 1 or n <= window:
-        return _repeats(order, window)
-    nwin = (n + window - 1) // window
-    counts = [Counter(order[w * window : (w + 1) * window].tolist()) for w in range(nwin)]
-    left = 0
-    for w in range(nwin):
-        lo, hi = w * window, min(n, (w + 1) * window)
-        for i in range(lo, hi):
-            row = int(order[i])
-            if counts[w][row] <= 1:
-                continue
-            fixed = False
-            for t in range(1, min(nwin, max_tries)):
-                w2 = (w + t) % nwin
-                c2 = counts[w2]
-                if c2[row]:
-                    continue
-                for j in range(w2 * window, min(n, (w2 + 1) * window)):
-                    r2 = int(order[j])
-                    if counts[w][r2] == 0 and c2[r2] == 1:
-                        order[i], order[j] = r2, row
-                        counts[w][row] -= 1
-                        counts[w][r2] += 1
-                        c2[r2] -= 1
-                        c2[row] += 1
-                        fixed = True
-                        break
-                if fixed:
-                    break
-            left += not fixed
-    return left
+def layout_indices(n: int, base: int, rank: int, world: int, batch: int, k: int, drop_last: bool) -> np.ndarray:
+    """Global indices rank `rank` takes from `base` on: steps of world x batch windows, one block of
+    `batch` per rank; the last short step is split evenly (padded past `n`, taken modulo `n`)."""
+    rem = max(0, n - base)
+    step = world * batch
+    full = rem // step
+    idx = (base + np.arange(full, dtype=np.int64)[:, None] * step + rank * batch
+           + np.arange(batch, dtype=np.int64)[None, :]).ravel()
+    tail = rem - full * step
+    if tail and not drop_last:
+        per = -(-tail // (world * k)) * k
+        idx = np.concatenate([idx, base + full * step + rank * per + np.arange(per, dtype=np.int64)])
+    return idx
 
 
-def _repeats(order: np.ndarray, window: int) -> int:
-    chunks = (order[i : i + window] for i in range(0, len(order), window))
-    return sum(len(c) - len(set(c.tolist())) for c in chunks)
-
-
-def _group_values(data: Any, column: str) -> list[str]:
-    if isinstance(data, ClipDataset):
-        values = data.column(column)
-    elif isinstance(data, _Records):
-        values = data.column(column)
-    else:
-        values = _Records(data).column(column)
-    return [MISSING_GROUP if v is None or v == "" else str(v) for v in values]
-
-
-def _durations(data: Any) -> np.ndarray:
-    if isinstance(data, ClipDataset):
-        return data.durations()
-    return ClipDataset(data, short="pad").durations()
+def _where_mask(values: dict[str, list[Any]], where: Mapping[str, Iterable[Any]]) -> np.ndarray:
+    n = len(next(iter(values.values()))) if values else 0
+    keep = np.ones(n, dtype=bool)
+    for column, allowed in where.items():
+        allowed = set(allowed)
+        keep &= np.array([v in allowed for v in values[column]], dtype=bool)
+    return keep
 
 
 class BalancedSampler(ClipSampler):
-    """Draws items so each group of `column` gets its share of sampled seconds per epoch.
+    """Draws windows so each group of `column` gets its share of the seconds of video delivered.
 
-    `data`: a `ClipDataset` (or the dataset it wraps; indices then refer to its rows). `column`:
-    any record field, dotted for nested ones ("source", "attributes.ethnicity", "language").
-    `mode`: "equal" (every group the same seconds), "population" (shares of `table`, a shipped
-    table name or a {group: size} dict), "natural" (one shuffled pass, as stored) or "weights"
-    (`weights` {group: relative seconds}). `groups` restricts sampling to those groups; a target
-    group with no clips is an error naming it. `epoch_seconds` sets the epoch's length (default:
-    the seconds of video in the groups sampled), or `num_samples` its expected number of draws.
-    For a streaming dataset pass the stream and `num_samples`, then hand the sampler to
-    `ClipDataset(stream, sampler=...)`.
+    `data`: a `ClipDataset` (items are windows of `frames` at its fps; a window delivers valid frames
+    / fps seconds, a clip shorter than a window only what it holds), or the records themselves (items
+    are whole clips delivering their duration). `column`: any record field, dotted for nested ones
+    ("source", "attributes.ethnicity", "language"). `mode`: "equal" (every group the same delivered
+    seconds), "population" (shares of `table`, a shipped table name or {group: size}), "natural"
+    (as stored: every stored second equally likely) or "weights" ({group: relative seconds}).
+    Inside a group a clip is visited in proportion to its window positions, so every stored second
+    is equally likely to be delivered. `epoch_seconds` sets the epoch in delivered seconds, or
+    `num_samples` in windows (both all ranks together; default: the stored seconds of the groups
+    sampled, i.e. each stored second delivered once on average).
+
+    Each visit yields `windows_per_visit` windows (independent random starts) at consecutive
+    positions of one rank, so one batch holds several windows of one file (decoded in one pass;
+    the cost is diversity: batch_size / windows_per_visit files per batch). `groups`, `where`
+    ({column: allowed values}), `filter` (a callable on the record) and `exclude_ids` (clip ids,
+    e.g. deletion requests) leave rows out; every row left out is listed in `.dropped` with why.
     """
 
     def __init__(
@@ -214,41 +257,76 @@ class BalancedSampler(ClipSampler):
         groups: Sequence[str] | None = None,
         epoch_seconds: float | None = None,
         num_samples: int | None = None,
+        windows_per_visit: int = 1,
+        exclude_ids: Iterable[str] | None = None,
+        where: Mapping[str, Iterable[Any]] | None = None,
+        filter: Callable[[Mapping[str, Any]], bool] | None = None,  # noqa: A002 (the word users expect)
+        min_gap: int = DEFAULT_MIN_GAP,
         seed: int = 0,
         batch_size: int = 1,
         rank: int | None = None,
         world_size: int | None = None,
         drop_last: bool = False,
-        buffer_size: int = 256,
     ):
-        super().__init__(seed=seed, batch_size=batch_size, rank=rank, world_size=world_size, drop_last=drop_last)
+        super().__init__(seed=seed, batch_size=batch_size, rank=rank, world_size=world_size, drop_last=drop_last,
+                         windows_per_visit=windows_per_visit)
+        import datasets
+
+        if isinstance(data, datasets.IterableDataset):
+            raise TypeError("BalancedSampler plans map-style data; for a streamed dataset use "
+                            "ClipDataset.streaming({group: stream, ...}, mode=..., num_samples=...)")
         if mode not in ("equal", "population", "natural", "weights"):
             raise ValueError(f"mode={mode!r}: use 'equal', 'population', 'natural' or 'weights'")
         if mode == "weights" and not weights:
             raise ValueError("mode='weights' needs weights={group: relative seconds}")
+        if epoch_seconds is not None and num_samples is not None:
+            raise ValueError("give epoch_seconds or num_samples, not both")
         self.column, self.mode = column, mode
-        self.epoch_seconds, self.num_samples, self.buffer_size = epoch_seconds, num_samples, buffer_size
+        self.epoch_seconds, self.num_samples, self.min_gap = epoch_seconds, num_samples, min_gap
         self._table = table
-        self._groups_arg = list(groups) if groups is not None else None
         self._weights = dict(weights) if weights else None
-        import datasets
 
-        self.streaming = isinstance(data, datasets.IterableDataset)
-        self.excluded: list[str] = []
-        if self.streaming:
-            self.shares = self._target_shares(self._groups_arg)
-            if mode != "natural" and not self.shares:
-                raise ValueError("a streaming BalancedSampler needs groups=, weights= or a population table")
-            if mode != "natural" and not num_samples:
-                raise ValueError("a streaming BalancedSampler needs num_samples (draws per epoch, all ranks)")
-            return
-        self.values = _group_values(data, column)
-        self.durations = _durations(data)
-        present = sorted(set(self.values))
-        self.shares = self._target_shares(self._groups_arg or (present if mode == "equal" else None))
-        self._rows_by_group = {g: np.flatnonzero(np.asarray(self.values, dtype=object) == g) for g in present}
+        source = data if isinstance(data, ClipDataset) else RecordTable(data)
+        self.clip_ids = [str(c) for c in source.column("clip_id")]
+        self.values = [MISSING_GROUP if v is None or v == "" else str(v) for v in source.column(column)]
+        if isinstance(data, ClipDataset):
+            fps, frames = data.timing()
+            self.durations = data.durations()
+            self.delivered = data.spec.delivered_seconds(frames, fps)  # per window
+            self.weights = data.spec.start_positions(frames, fps).astype(np.float64)
+            self.whole_clips = False
+        else:
+            self.durations = ClipDataset(data).durations()
+            self.delivered = self.durations.copy()
+            self.weights = np.ones(len(self.durations))
+            self.whole_clips = True
+        n = len(self.values)
+        self.dropped: list[tuple[str, str]] = []
+        keep = np.ones(n, dtype=bool)
+
+        def drop(mask: np.ndarray, reason: str) -> None:
+            for i in np.flatnonzero(keep & ~mask):
+                self.dropped.append((self.clip_ids[i], reason))
+            keep[:] &= mask
+
+        drop(self.delivered > 0, "no duration or frames")
+        if exclude_ids is not None:
+            ex = set(map(str, exclude_ids))
+            drop(np.array([c not in ex for c in self.clip_ids], dtype=bool), "excluded by id")
+        if where:
+            cols = {c: list(source.column(c)) for c in where}
+            drop(_where_mask(cols, where), f"not in where={dict(where)}")
+        if filter is not None:
+            records = data.records if isinstance(data, ClipDataset) else source
+            rows = data.rows if isinstance(data, ClipDataset) else np.arange(n)
+            drop(np.array([bool(filter(records.get(int(r)))) for r in rows], dtype=bool), "filter returned False")
+        if groups is not None:
+            drop(np.isin(np.asarray(self.values, dtype=object), list(groups)), f"group not in groups={list(groups)}")
+
+        present = sorted({self.values[i] for i in np.flatnonzero(keep)})
+        self.shares = self._target_shares(groups if groups is not None else (present if mode == "equal" else None))
         if mode != "natural":
-            empty = [g for g in self.shares if g not in self._rows_by_group]
+            empty = [g for g in self.shares if g not in present]
             if empty:
                 raise ValueError(
                     f"group(s) {empty} of column {column!r} have no clips (groups present: {present}); "
@@ -258,6 +336,19 @@ class BalancedSampler(ClipSampler):
             if self.excluded:
                 warnings.warn(f"{column}: group(s) {self.excluded} have no target share and are not sampled",
                               stacklevel=2)
+                drop(~np.isin(np.asarray(self.values, dtype=object), self.excluded), "group has no target share")
+            self.groups = list(self.shares)
+        else:
+            self.excluded = []
+            self.groups = present
+        index = {g: i for i, g in enumerate(self.groups)}
+        self._group_index = np.array([index.get(v, -1) if keep[i] else -1 for i, v in enumerate(self.values)],
+                                     dtype=np.int64)
+        self._rows_by_group = [np.flatnonzero(self._group_index == i) for i in range(len(self.groups))]
+        self._cum_weights = [np.cumsum(self.weights[r]) for r in self._rows_by_group]
+        self._clips_in_group = np.array([len(r) for r in self._rows_by_group], dtype=np.int64)
+        if self.dropped:
+            logger.info("%d of %d rows are not sampled (see .dropped)", len(self.dropped), n)
 
     def _target_shares(self, groups: Sequence[str] | None) -> dict[str, float]:
         if self.mode == "natural":
@@ -271,7 +362,7 @@ class BalancedSampler(ClipSampler):
             shares = population_shares(table)
         else:
             shares = {g: 1.0 for g in (groups or [])}
-        if groups is not None:
+        if groups is not None and self.mode != "equal":
             unknown = [g for g in groups if g not in shares]
             if unknown:
                 raise ValueError(f"group(s) {unknown} are not in the {self.mode} table/weights: {sorted(shares)}")
@@ -279,181 +370,103 @@ class BalancedSampler(ClipSampler):
         total = sum(shares.values())
         return {g: v / total for g, v in shares.items() if v > 0} if total else {}
 
-    # --- map-style -----------------------------------------------------------------------------
-    def global_order(self, epoch: int) -> np.ndarray:
-        rng = np.random.default_rng([self.seed, epoch])
-        if self.mode == "natural":
-            n = self.num_samples or len(self.values)
-            return np.concatenate([rng.permutation(len(self.values)) for _ in range(-(-n // len(self.values)))])[:n]
-        included = [g for g in self.shares]
-        means = {g: float(self.durations[self._rows_by_group[g]].mean()) or 1.0 for g in included}
+    # --- planning ------------------------------------------------------------------------------
+    def _budget(self) -> float:
+        """Delivered seconds of the whole epoch."""
+        k = self.windows_per_visit
+        rows = [r for r in self._rows_by_group if len(r)]
+        per_visit = [k * float((self.weights[r] * self.delivered[r]).sum() / self.weights[r].sum()) for r in rows]
         if self.epoch_seconds:
-            budget = self.epoch_seconds
-        elif self.num_samples:  # seconds for which the expected number of draws is num_samples
-            budget = self.num_samples / sum(self.shares[g] / means[g] for g in included)
-        else:
-            budget = float(sum(self.durations[self._rows_by_group[g]].sum() for g in included))
-        picks = []
-        for g in included:
-            rows = self._rows_by_group[g]
-            target = self.shares[g] * budget
-            picks.append(_fill_seconds(rows, self.durations[rows], target, rng))
-        order = np.concatenate(picks) if picks else np.zeros(0, dtype=np.int64)
-        order = order[rng.permutation(len(order))]
-        left = _spread(order, self.world_size * self.batch_size)
-        if left:
-            logger.warning("%d repeated clips share a step: a group has fewer clips than it draws per step", left)
-        return order
+            return float(self.epoch_seconds)
+        if self.num_samples:
+            visits = self.num_samples / k
+            if self.mode == "natural":
+                everyone = np.concatenate(rows)
+                w = self.weights[everyone]
+                return visits * k * float((w * self.delivered[everyone]).sum() / w.sum())
+            # seconds s such that sum_g share_g * s / per_visit_g = visits
+            return visits / sum(self.shares[g] / pv for g, pv in zip(self.groups, per_visit, strict=True))
+        return float(sum(self.durations[r].sum() for r in rows))
 
+    def visit_counts(self, epoch: int) -> np.ndarray:
+        """Visits per row planned for `epoch`."""
+        rng = np.random.default_rng([self.seed, epoch])
+        k = self.windows_per_visit
+        counts = np.zeros(len(self.values), dtype=np.int64)
+        budget = self._budget()
+        if self.mode == "natural":
+            everyone = np.flatnonzero(self._group_index >= 0)
+            counts[everyone] = group_visits(self.weights[everyone], k * self.delivered[everyone], budget, rng)
+            return counts
+        for g, rows in zip(self.groups, self._rows_by_group, strict=True):
+            counts[rows] = group_visits(self.weights[rows], k * self.delivered[rows], self.shares[g] * budget, rng)
+        return counts
+
+    def global_order(self, epoch: int) -> np.ndarray:
+        counts = self.visit_counts(epoch)
+        visits, _ = spread_order(counts, self.min_gap, np.random.default_rng([self.seed, epoch, 1]))
+        return np.repeat(visits, self.windows_per_visit)
+
+    def step_repeats(self, order: np.ndarray, base: int) -> str:
+        k = self.windows_per_visit
+        visits = order[::k]
+        if not len(visits):
+            return ""
+        prev, _ = occurrence_links(visits)
+        step_windows = self.world_size * self.batch_size
+        start = np.arange(len(visits)) * k
+        step = (start - base) // step_windows
+        prev_step = (np.maximum(prev, 0) * k - base) // step_windows
+        clash = (prev >= 0) & (prev * k >= base) & (prev_step == step)
+        if not clash.any():
+            return ""
+        gi = self._group_index[visits[clash]]
+        worst = int(np.bincount(gi, minlength=len(self.groups)).argmax())
+        g = self.groups[worst]
+        share = float(np.mean(self._group_index[visits] == worst))
+        per_step = share * step_windows / k
+        return (f"{int(clash.sum())} visits repeat a clip within their step of {self.world_size} ranks x batch "
+                f"{self.batch_size}: group {g!r} has {self._clips_in_group[worst]} clips but gets {per_step:.1f} of "
+                f"the {step_windows // k} visits of each step; give it more clips or use fewer ranks / smaller batches")
+
+    # --- what others use -----------------------------------------------------------------------
     def group_of(self, row: int) -> str:
-        """The group of item `row` (map-style only)."""
+        """The group (column value) of item `row`."""
         return self.values[row]
 
-    def expected_seconds(self) -> dict[str, float]:
-        """Seconds per group in this epoch's global order (what the shares produced)."""
+    def replacement_row(self, row: int, rng: np.random.Generator) -> int:
+        """Another item of `row`'s group, drawn as the sampler draws inside a group (by window positions),
+        avoiding `row` itself when the group has other items (a collator replaces a clip that fails to
+        decode with it, so the balance holds)."""
+        gi = int(self._group_index[row])
+        if gi < 0:
+            raise ValueError(f"row {row} ({self.clip_ids[row]!r}) is not sampled: "
+                             f"{dict(self.dropped).get(self.clip_ids[row], 'group has no share')}")
+        rows, cum = self._rows_by_group[gi], self._cum_weights[gi]
+        if len(rows) == 1:
+            return int(rows[0])
+        own = int(np.searchsorted(rows, row))
+        w_own = float(self.weights[row])
+        lo = float(cum[own - 1]) if own else 0.0
+        u = rng.random() * (float(cum[-1]) - w_own)
+        if u >= lo:
+            u += w_own
+        return int(rows[min(int(np.searchsorted(cum, u, side="right")), len(rows) - 1)])
+
+    def report(self, whole_epoch: bool = False) -> list[GroupShare]:
+        """Per group: target share, seconds delivered, windows and distinct clips of the epoch so far
+        (all ranks, the whole epoch across a resume), or of the whole planned epoch."""
         order = self._order()
-        out: dict[str, float] = {}
-        for r in order:
-            g = self.values[int(r)]
-            out[g] = out.get(g, 0.0) + float(self.durations[int(r)])
-        return out
+        used = order if whole_epoch else order[: self.sample_in_epoch()]
+        targets = self.shares if self.mode != "natural" else None
+        return tally(self.groups, np.maximum(self._group_index, 0), self.delivered, used, targets,
+                     self._clips_in_group)
 
-    # --- streaming -----------------------------------------------------------------------------
-    def stream_draws(self, stream: Any) -> Iterator[tuple[Draw, Mapping[str, Any]]]:
-        """(draw, record) pairs of this rank for the epoch, mixing `stream` by group seconds.
+    def format_report(self, whole_epoch: bool = False) -> str:
+        """`report()` as a text table with a title naming the column, mode and epoch."""
+        title = f"epoch {self.epoch}, balance by {self.column} ({self.mode}), seconds of video delivered:"
+        return format_tally(self.report(whole_epoch), title)
 
-        Every (rank, worker) runs the same deterministic mixer over the stream and keeps its own
-        items; small groups are re-read from a per-group reservoir instead of re-scanning the
-        stream, large ones are read past (natural down-sampling), and a step never repeats a clip.
-        """
-        rank, world, B = self.rank, self.world_size, self.batch_size
-        start, self._start = self._start, 0
-        step_size = world * B
-        if self.mode == "natural":
-            for j, rec in enumerate(iter_records(stream)):
-                step, r = divmod(j, step_size)
-                pos = step * B + r % B
-                if self.num_samples and j >= self.num_samples:
-                    return
-                if r // B == rank and pos >= start:
-                    yield Draw(j, self.epoch, pos, j), rec
-            return
-        mixer = _StreamMixer(stream, self.shares, self.column, self.buffer_size,
-                             np.random.default_rng([self.seed, self.epoch, 1]))
-        assert self.num_samples is not None
-        for p in range(self.num_samples):
-            step, r = divmod(p, step_size)
-            if r == 0:
-                mixer.new_window()
-            j, rec = mixer.draw()
-            pos = step * B + r % B
-            if r // B == rank and pos >= start:
-                yield Draw(j, self.epoch, pos, p), rec
-
-
-def _fill_seconds(rows: np.ndarray, durations: np.ndarray, target: float, rng: np.random.Generator) -> np.ndarray:
-    """Rows drawn in shuffled passes until their seconds reach `target` (rounded to the nearest clip)."""
-    out: list[np.ndarray] = []
-    acc = 0.0
-    mean = float(durations.mean()) if len(durations) else 0.0
-    if mean <= 0:
-        return np.zeros(0, dtype=np.int64)
-    while acc < target:
-        perm = rng.permutation(len(rows))
-        csum = acc + np.cumsum(durations[perm])
-        # take clips while the running total stays closer to the target than without them
-        k = int(np.searchsorted(csum - durations[perm] / 2, target, side="left"))
-        out.append(rows[perm[:k]])
-        acc = float(csum[k - 1]) if k else acc
-        if k < len(rows):
-            break
-    picked = np.concatenate(out) if out else np.zeros(0, dtype=np.int64)
-    return picked if len(picked) else rows[:1]
-
-
-class _StreamMixer:
-    """Deficit scheduler over a stream: the group furthest below its share of seconds draws next."""
-
-    def __init__(self, stream: Any, shares: Mapping[str, float], column: str, buffer_size: int,
-                 rng: np.random.Generator):
-        self.stream, self.shares, self.column = stream, dict(shares), column
-        self.rng, self.cap = rng, buffer_size
-        self.fresh: dict[str, list[tuple[int, Mapping[str, Any]]]] = {g: [] for g in shares}
-        self.pool: dict[str, list[tuple[int, Mapping[str, Any]]]] = {g: [] for g in shares}
-        self.seen = {g: 0 for g in shares}
-        self.emitted = {g: 0.0 for g in shares}
-        self.dur_sum = {g: 0.0 for g in shares}
-        self.window: set[str] = set()
-        self._it: Iterator[Mapping[str, Any]] | None = None
-        self._j = 0
-        self._pass_groups: set[str] = set()
-        self._passes = 0
-
-    def new_window(self) -> None:
-        self.window = set()
-
-    def _pick(self, g: str) -> tuple[int, Mapping[str, Any]]:
-        """A fresh record of `g` if any, else one from its reservoir; avoids clips already in this step."""
-        candidates = [(buf, k) for buf in (self.fresh[g], self.pool[g]) for k in range(len(buf))]
-        new = [c for c in candidates if str(c[0][c[1]][1].get("clip_id")) not in self.window]
-        fresh_new = [c for c in new if c[0] is self.fresh[g]]
-        choice = fresh_new or new or candidates
-        buf, k = choice[int(self.rng.integers(len(choice)))]
-        return buf.pop(k) if buf is self.fresh[g] else buf[k]
-
-    def _read(self) -> bool:
-        """Read one record into its group's buffers; False at the end of a pass."""
-        if self._it is None:
-            self._it = iter_records(self.stream)
-        try:
-            rec = next(self._it)
-        except StopIteration:
-            self._passes += 1
-            missing = [g for g in self.shares if g not in self._pass_groups and not self.seen[g]]
-            if missing:
-                raise ValueError(f"group(s) {missing} of column {self.column!r} have no clips in the stream") from None
-            self._it, self._pass_groups = None, set()
-            return False
-        j, self._j = self._j, self._j + 1
-        g = column_values([rec], self.column)[0]
-        g = MISSING_GROUP if g is None or g == "" else str(g)
-        if g not in self.shares:
-            return True
-        self._pass_groups.add(g)
-        self.seen[g] += 1
-        self.dur_sum[g] += _rec_duration(rec)
-        item = (j, rec)
-        for buf in (self.fresh[g], self.pool[g]):
-            if len(buf) < self.cap:
-                buf.append(item)
-            else:
-                buf[int(self.rng.integers(len(buf)))] = item
-        return True
-
-    def _mean(self, g: str) -> float:
-        if self.seen[g]:
-            return self.dur_sum[g] / self.seen[g]
-        total = sum(self.seen.values())
-        return sum(self.dur_sum.values()) / total if total else 1.0
-
-    def draw(self) -> tuple[int, Mapping[str, Any]]:
-        total = sum(self.emitted.values())
-        g = max(self.shares, key=lambda k: self.shares[k] * (total + self._mean(k)) - self.emitted[k])
-        lookahead = self.cap * max(1, len(self.shares)) * 4
-        read = 0
-        while not self.fresh[g] and (read < lookahead or not self.pool[g]):
-            if not self._read() and self._passes > 1 and self.pool[g]:
-                break
-            read += 1
-        item = self._pick(g)
-        self.window.add(str(item[1].get("clip_id")))
-        self.emitted[g] += _rec_duration(item[1])
-        return item
-
-
-def _rec_duration(rec: Mapping[str, Any]) -> float:
-    d = rec.get("duration")
-    if d:
-        return float(d)
-    n, f = rec.get("num_frames"), rec.get("fps")
-    return float(n) / float(f) if n and f else 0.0
+    def expected_seconds(self) -> dict[str, float]:
+        """Delivered seconds per group over this epoch's whole plan."""
+        return {s.group: s.seconds for s in self.report(whole_epoch=True)}

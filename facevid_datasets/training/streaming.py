@@ -1,0 +1,268 @@
+"""Clip plans over streamed datasets: split by shard across ranks and workers, mixed by delivered seconds.
+
+A `StreamingClipDataset` takes one `datasets.IterableDataset` per group (or a single stream). Every
+reader (one DataLoader worker of one rank) owns a disjoint set of each stream's shards, so no reader
+reads every shard, and mixes its streams by the seconds of video it delivers: the group furthest
+below its share goes next. Inside a group a record is visited in proportion to its window positions
+through a shuffle buffer, so every stored second is equally likely to be delivered; a small group is
+read again (a new pass) when its shards run out, a large one is read only as far as its share needs.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterator, Mapping
+from typing import Any
+
+import numpy as np
+import torch
+from torch.utils.data import IterableDataset, get_worker_info
+
+from .plan import UNSET_FPS, ClipPlan, ClipSpec, Draw, Short, Start, draw_rng, iter_records, make_plan, timing_arrays
+from .populations import population_shares
+from .sampler import rank_world
+
+logger = logging.getLogger(__name__)
+
+#: Group name of a single stream passed without groups.
+ALL = "all"
+
+
+def undecoded(stream: Any) -> Any:
+    """The stream with its Video / Audio columns left as {"path", "bytes"}: plans need no decoder."""
+    import datasets
+
+    features = getattr(stream, "features", None) or {}
+    for name, feature in features.items():
+        if isinstance(feature, datasets.Video | datasets.Audio) and getattr(feature, "decode", False):
+            stream = stream.cast_column(name, type(feature)(decode=False))
+    return stream
+
+
+def reader_records(stream: Any, reader: int, readers: int) -> Iterator[Mapping[str, Any]]:
+    """The records reader `reader` of `readers` owns: whole shards when the stream has enough, else its
+    share of one shard's records (readers sharing a shard split its records, none reads them all)."""
+    n_shards = max(1, int(getattr(stream, "num_shards", 1)))
+    if n_shards >= readers:
+        yield from iter_records(stream.shard(num_shards=readers, index=reader, contiguous=False))
+        return
+    shard = reader % n_shards
+    sharing = len(range(shard, readers, n_shards))
+    mine = reader // n_shards
+    part = stream.shard(num_shards=n_shards, index=shard, contiguous=False) if n_shards > 1 else stream
+    for j, rec in enumerate(iter_records(part)):
+        if j % sharing == mine:
+            yield rec
+
+
+class _GroupReader:
+    """One group's records for one reader: passes over its shards and a buffer of visits to make."""
+
+    def __init__(self, name: str, stream: Any, spec: ClipSpec, k: int, reader: int, readers: int, buffer: int,
+                 rng: np.random.Generator):
+        self.name, self.stream, self.spec, self.k = name, stream, spec, k
+        self.reader, self.readers, self.cap, self.rng = reader, readers, buffer, rng
+        self.it: Iterator[Mapping[str, Any]] | None = None
+        self.buffer: list[list[Any]] = []  # [record, visits left, delivered per window, index]
+        self.passes = 0
+        self.read_in_pass = 0
+        self.index = 0
+        self.weight_sum = 0.0
+        self.seen = 0
+        self.visit_seconds = 0.0  # running mean of a visit's delivered seconds
+        self.skipped = 0
+
+    def _next_record(self) -> Mapping[str, Any] | None:
+        for _ in range(2):
+            if self.it is None:
+                if hasattr(self.stream, "set_epoch"):
+                    self.stream.set_epoch(self.passes)
+                self.it = reader_records(self.stream, self.reader, self.readers)
+                self.read_in_pass = 0
+            try:
+                rec = next(self.it)
+                self.read_in_pass += 1
+                return rec
+            except StopIteration:
+                if not self.read_in_pass:
+                    raise ValueError(f"group {self.name!r}: reader {self.reader} of {self.readers} got no records "
+                                     f"(the stream has {getattr(self.stream, 'num_shards', 1)} shard(s)); "
+                                     "export it with more shards or use fewer ranks x workers") from None
+                self.it, self.passes = None, self.passes + 1
+        return None
+
+    def _fill(self) -> None:
+        tries = 0
+        while len(self.buffer) < self.cap and tries < 100 * self.cap:
+            tries += 1
+            rec = self._next_record()
+            if rec is None:
+                return
+            fps, frames = timing_arrays([rec.get("fps")], [rec.get("num_frames")], [rec.get("duration")])
+            if frames[0] <= 0 or (self.spec.short == "skip" and frames[0] < self.spec.spans(fps)[0]):
+                self.skipped += 1
+                logger.info("skipped %s: %s", rec.get("clip_id"), "no frames" if frames[0] <= 0 else "too short")
+                continue
+            weight = float(self.spec.start_positions(frames, fps)[0])
+            delivered = float(self.spec.delivered_seconds(frames, fps)[0])
+            self.seen += 1
+            self.weight_sum += weight
+            self.visit_seconds += (self.k * delivered - self.visit_seconds) / self.seen
+            # visits in proportion to window positions: about one per record on average
+            x = weight / (self.weight_sum / self.seen)
+            visits = int(x) + int(self.rng.random() < x - int(x))
+            if visits:
+                self.buffer.append([rec, visits, delivered, self.index])
+            self.index += 1
+
+    def visit(self, avoid: set[str]) -> tuple[Mapping[str, Any], float, int]:
+        """A record to visit (not one of `avoid` when the buffer allows), its seconds per window, its index."""
+        self._fill()
+        if not self.buffer:
+            raise ValueError(f"group {self.name!r} has no record long enough to plan")
+        left = np.array([b[1] for b in self.buffer], dtype=np.float64)
+        ok = np.array([str(b[0].get("clip_id")) not in avoid for b in self.buffer])
+        if ok.any():
+            left = left * ok
+        i = int(np.searchsorted(np.cumsum(left), self.rng.random() * left.sum(), side="right"))
+        i = min(i, len(self.buffer) - 1)
+        entry = self.buffer[i]
+        entry[1] -= 1
+        if entry[1] <= 0:
+            self.buffer.pop(i)
+        return entry[0], entry[2], entry[3]
+
+
+class StreamingClipDataset(IterableDataset):
+    """Clip plans from streams, one per group, mixed by delivered seconds; resumes mid-epoch.
+
+    `data`: `{group: datasets.IterableDataset}` (or one stream: a single group, every stored second
+    equally likely). `mode` "equal", "population" (`table`) or "weights" (`weights`) sets each group's
+    share of delivered seconds. `num_samples`: windows per epoch, all ranks together (rounded up to
+    whole batches per rank). Clip arguments as in `ClipDataset`. Use a DataLoader with the same
+    `batch_size`: reader (rank r, worker w) fills the batches the DataLoader takes from worker w, and
+    items carry their rank position so `mark_consumed` / `state_dict` work as for a sampler; resume
+    needs the same world size, worker count and batch size (shards are assigned by them).
+    """
+
+    def __init__(
+        self,
+        data: Any,
+        frames: int = 16,
+        *,
+        stride: int = 1,
+        fps: float | None = UNSET_FPS,
+        start: Start | float = "random",
+        short: Short = "pad",
+        seed: int = 0,
+        mode: str = "equal",
+        weights: Mapping[str, float] | None = None,
+        table: str | Mapping[str, float] | None = None,
+        num_samples: int,
+        windows_per_visit: int = 1,
+        batch_size: int = 1,
+        buffer_size: int = 64,
+        rank: int | None = None,
+        world_size: int | None = None,
+    ):
+        self.spec = ClipSpec(frames=frames, stride=stride, fps=fps, start=start, short=short, seed=seed)
+        streams = dict(data) if isinstance(data, Mapping) else {ALL: data}
+        if not streams:
+            raise ValueError("no streams given")
+        self.streams = {g: undecoded(s) for g, s in streams.items()}
+        if mode == "equal":
+            self.shares = {g: 1 / len(streams) for g in streams}
+        elif mode in ("weights", "population"):
+            if (weights if mode == "weights" else table) is None:
+                raise ValueError(f"mode={mode!r} needs {'weights' if mode == 'weights' else 'table'}=")
+            shares = population_shares(weights if mode == "weights" else table)  # type: ignore[arg-type]
+            missing = [g for g in streams if g not in shares]
+            if missing:
+                raise ValueError(f"stream(s) {missing} have no share in the {mode} (groups: {sorted(shares)})")
+            total = sum(shares[g] for g in streams)
+            self.shares = {g: shares[g] / total for g in streams}
+        else:
+            raise ValueError(f"mode={mode!r}: use 'equal', 'population' or 'weights'")
+        if num_samples < 1:
+            raise ValueError(f"num_samples must be >= 1, got {num_samples}")
+        if batch_size % windows_per_visit:
+            raise ValueError(f"batch_size {batch_size} must be a multiple of windows_per_visit {windows_per_visit}")
+        dist_rank, dist_world = rank_world()
+        self.rank = dist_rank if rank is None else rank
+        self.world_size = dist_world if world_size is None else world_size
+        self.mode, self.num_samples, self.k = mode, num_samples, windows_per_visit
+        self.batch_size, self.buffer_size, self.seed = batch_size, buffer_size, seed
+        self.epoch = 0
+        self._skip = 0  # rank items to skip at the next iteration (a resume point)
+        self._consumed = 0
+        self._num_workers: int | None = None
+
+    def __len__(self) -> int:
+        """Windows this rank yields per epoch."""
+        return -(-self.num_samples // (self.world_size * self.batch_size)) * self.batch_size
+
+    def set_epoch(self, epoch: int) -> None:
+        """A new mix (and a new pass order of shuffled streams) for `epoch`; keeps a resume point of it."""
+        if epoch != self.epoch:
+            self._skip = 0
+            self._consumed = 0
+        self.epoch = epoch
+
+    def mark_consumed(self, positions: torch.Tensor | Any) -> None:
+        """Record that the trainer has used the items at these rank positions (a batch's `position`)."""
+        p = torch.as_tensor(positions)
+        if p.numel():
+            self._consumed = max(self._consumed, int(p.max()) + 1)
+
+    def state_dict(self) -> dict[str, Any]:
+        """Epoch and items of this rank consumed (as reported with `mark_consumed`)."""
+        return {"epoch": self.epoch, "consumed": self._consumed, "seed": self.seed, "world_size": self.world_size,
+                "batch_size": self.batch_size, "windows_per_visit": self.k, "num_samples": self.num_samples}
+
+    def load_state_dict(self, state: Mapping[str, Any]) -> None:
+        """Continue the saved epoch (same world size, batch size, seed and worker count)."""
+        for key, mine in (("seed", self.seed), ("world_size", self.world_size), ("batch_size", self.batch_size),
+                          ("windows_per_visit", self.k), ("num_samples", self.num_samples)):
+            if state[key] != mine:
+                raise ValueError(f"cannot resume a stream: saved {key}={state[key]}, this dataset has {mine} "
+                                 "(streams are split by shard, so the layout must match)")
+        self.epoch = int(state["epoch"])
+        self._skip = self._consumed = int(state["consumed"])
+
+    def reader_draws(self, worker: int, workers: int) -> Iterator[tuple[Draw, Mapping[str, Any], str]]:
+        """(draw, record, group) for every item reader (this rank, `worker`) makes in the epoch, in order."""
+        B, k = self.batch_size, self.k
+        reader, readers = self.rank * workers + worker, self.world_size * workers
+        groups = {g: _GroupReader(g, s, self.spec, k, reader, readers, self.buffer_size,
+                                  np.random.default_rng([self.seed, self.epoch, reader, i]))
+                  for i, (g, s) in enumerate(self.streams.items())}
+        rank_batches = len(self) // B
+        my_batches = len(range(worker, rank_batches, workers))
+        done_batches = -(-self._skip // B)
+        skip = len(range(worker, done_batches, workers)) * B
+        delivered = dict.fromkeys(groups, 0.0)
+        avoid: set[str] = set()
+        j = 0
+        while j < my_batches * B:
+            if j % B == 0:
+                avoid = set()
+            total = sum(delivered.values())
+            g = max(groups, key=lambda n: self.shares[n] * (total + groups[n].visit_seconds) - delivered[n])
+            rec, seconds, index = groups[g].visit(avoid)
+            avoid.add(str(rec.get("clip_id")))
+            delivered[g] += k * seconds
+            for _ in range(k):
+                batch, offset = divmod(j, B)
+                position = (batch * workers + worker) * B + offset
+                if j >= skip:
+                    yield Draw(index, self.epoch, position, position * self.world_size + self.rank), rec, g
+                j += 1
+
+    def __iter__(self) -> Iterator[ClipPlan]:
+        info = get_worker_info()
+        worker, workers = (info.id, info.num_workers) if info else (0, 1)
+        for draw, rec, group in self.reader_draws(worker, workers):
+            plan = make_plan(rec, self.spec, draw_rng(self.spec.seed, draw), row=-1)
+            plan.epoch, plan.position = draw.epoch, draw.position
+            plan.labels["group"] = group
+            yield plan
