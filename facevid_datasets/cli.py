@@ -14,6 +14,7 @@ app = typer.Typer(help="Get, clean and train on talking-face video datasets.", n
 # Modules that add commands to `app` through `register(app)`; absent ones are skipped.
 COMMAND_MODULES = (
     "facevid_datasets.curation.cli",
+    "facevid_datasets.forget_cli",
     "facevid_datasets.hub.cli",
     "facevid_datasets.stats_cli",
     "facevid_datasets.training.cli",
