@@ -42,6 +42,7 @@ def info(name: str, config: str = typer.Option(None, help="Config name (default:
     typer.echo(f"configs:  {', '.join(c.name for c in cls.BUILDER_CONFIGS)}")
     if cls.ACCESS:
         typer.echo(f"access:   {cls.ACCESS}")
+    typer.echo("\n" + importlib.import_module("facevid_datasets.terms").licence_summary(cls.NAME))
     doc = (importlib.import_module(cls.__module__).__doc__ or "").strip()
     if doc:
         typer.echo("\n" + doc)

@@ -239,8 +239,14 @@ def hub_deletions(
     Offline (`HF_HUB_OFFLINE=1`, or the Hub unreachable) a copy downloaded earlier is used with a
     warning; with none, DeletionListError says the list could not be checked and how to fix it.
     """
-    from huggingface_hub import hf_hub_download
-    from huggingface_hub.utils import EntryNotFoundError, GatedRepoError, HfHubHTTPError, LocalEntryNotFoundError
+    from huggingface_hub import constants, hf_hub_download
+    from huggingface_hub.utils import (
+        EntryNotFoundError,
+        GatedRepoError,
+        HfHubHTTPError,
+        LocalEntryNotFoundError,
+        RepositoryNotFoundError,
+    )
 
     from .hub import endpoint_url
 
@@ -248,6 +254,8 @@ def hub_deletions(
     kwargs = dict(repo_type="dataset", revision=revision, local_dir=local, token=token, endpoint=endpoint_url())
     try:
         return Path(hf_hub_download(repo_id, LIST_NAME, **kwargs))
+    except LocalEntryNotFoundError as e:  # offline or unreachable, and no copy (a subclass of the next one)
+        failure: Exception = e
     except EntryNotFoundError:
         return None
     except GatedRepoError:
@@ -255,18 +263,22 @@ def hub_deletions(
             f"{name}: cannot read {LIST_NAME} of the gated repo {repo_id}: access not granted (log in with "
             f"`hf auth login` or set HF_TOKEN once access is approved)."
         ) from None
-    except (LocalEntryNotFoundError, HfHubHTTPError, OSError) as e:
-        old = local / LIST_NAME
-        if old.is_file():
-            logger.warning("%s: could not refresh %s from %s (%s); using the copy of %s", name, LIST_NAME, repo_id,
-                           type(e).__name__, old)  # fmt: skip
-            return old
-        offline = os.environ.get("HF_HUB_OFFLINE", "").lower() in ("1", "true", "yes", "on")
-        why = "HF_HUB_OFFLINE is set" if offline else f"the Hub is unreachable ({type(e).__name__})"
-        raise DeletionListError(
-            f"{name}: cannot fetch the deletion list {LIST_NAME} of {repo_id}: {why} and no earlier copy is in "
-            f"{local}. Run once with network access, or pass the list yourself (facevid forget {name} --ids FILE)."
-        ) from None
+    except RepositoryNotFoundError:
+        raise DeletionListError(f"{name}: dataset repo {repo_id} not found (or private to you); its {LIST_NAME} "
+                                f"cannot be checked.") from None  # fmt: skip
+    except (HfHubHTTPError, OSError) as e:
+        failure = e
+    old = local / LIST_NAME
+    if old.is_file():
+        logger.warning("%s: could not refresh %s from %s (%s); using the copy in %s", name, LIST_NAME, repo_id,
+                       type(failure).__name__, old)  # fmt: skip
+        return old
+    offline = constants.HF_HUB_OFFLINE or os.environ.get("HF_HUB_OFFLINE", "").lower() in ("1", "true", "yes", "on")
+    why = "HF_HUB_OFFLINE is set" if offline else f"the Hub is unreachable ({type(failure).__name__})"
+    raise DeletionListError(
+        f"{name}: cannot fetch the deletion list {LIST_NAME} of {repo_id}: {why} and no earlier copy is in "
+        f"{local}. Run once with network access, or pass the list yourself (facevid forget {name} --ids FILE)."
+    )
 
 
 def load_deletions(
@@ -278,9 +290,13 @@ def load_deletions(
     revision: str | None = None,
     token: str | bool | None = None,
     hub_dir: str | Path | None = None,
+    strict: bool = False,
 ) -> DeletionList:
     """Every deletion list that applies to a build of `name`: the user's `ids`, `<root>/deletions.txt`
-    and, with `repo_id`, the gated repo's `deletions.txt` (kept in `hub_dir`, default `root`)."""
+    and, with `repo_id`, the gated repo's `deletions.txt` (kept in `hub_dir`, default `root`).
+
+    A Hub list that cannot be fetched (offline, no earlier copy) is a warning and a problem line, so an
+    offline load of a cached build still works; `strict=True` raises DeletionListError instead."""
     out = DeletionList.of(ids)
     if root is not None and (Path(root) / LIST_NAME).is_file():
         out = out.merge(DeletionList.from_file(Path(root) / LIST_NAME))
@@ -288,7 +304,13 @@ def load_deletions(
         local = hub_dir or root
         if local is None:
             raise ValueError("load_deletions: repo_id needs hub_dir (or root) to keep the downloaded list in")
-        got = hub_deletions(name, repo_id, local, revision=revision, token=token)
+        try:
+            got = hub_deletions(name, repo_id, local, revision=revision, token=token)
+        except DeletionListError as e:
+            if strict:
+                raise
+            out.problems.append(str(e))
+            got = None
         if got is not None and not (root is not None and Path(got).resolve() == (Path(root) / LIST_NAME).resolve()):
             out = out.merge(DeletionList.from_file(got))
     for line in out.problems:
