@@ -209,7 +209,7 @@ class _Scan:
         try:
             if suffix == ".arrow" or magic == "arrow":
                 self.table(path, "arrow")
-            elif suffix == ".parquet":
+            elif suffix == ".parquet" or magic == "parquet":
                 self.table(path, "parquet")
             elif suffix == ".jsonl":
                 self.text_rows(path, "jsonl")
@@ -468,6 +468,8 @@ def _magic(path: Path) -> str | None:
         return "sqlite"
     if head.startswith(b"ARROW1") or head.startswith(b"\xff\xff\xff\xff"):
         return "arrow"
+    if head.startswith(b"PAR1"):  # e.g. a Hub cache blob, named by its hash
+        return "parquet"
     return None
 
 

@@ -179,24 +179,50 @@ def test_check_before_and_after(world):
     assert after.present == [] and after.problems == []
 
 
-def test_cli_forget_check_exit_codes(world, tmp_path):
+def test_cli_forget_small_formats_and_check_exit_codes(tmp_path):
+    """Reports, a Hub download's verification memo, a hash-named Parquet blob, another dataset's rows with
+    the same id, stale statistics; `--check` exits 1 while a copy is left, 0 after."""
     from facevid_datasets.cli import app
+    from facevid_datasets.schema import empty_record
 
-    cache = tmp_path / "cache"
+    cache, other = tmp_path / "cache", tmp_path / "work"
     (cache / "x").mkdir(parents=True)
     copy = cache / "x" / "000690-0123456789ab.mp4"
     copy.write_bytes(b"\x00" * 10)
+    report = cache / "facevid_reports" / "facevid_1k" / "all" / "build_report.tsv"
+    report.parent.mkdir(parents=True)
+    report.write_text(
+        "clip_id\tstatus\treason\tfile\n000690\tmissing\tnot found\tv/000690.mp4\n000691\terror\tbad\tf\n"
+    )
+    memo = cache / "facevid_hub" / "org--repo" / ".cache" / "facevid" / "verified.json"
+    memo.parent.mkdir(parents=True)
+    memo.write_text(json.dumps({"videos/000690.mp4": [1, 2, "ab"], "videos/000691.mp4": [1, 2, "cd"]}))
+    recs = []
+    for ds_name in ("facevid-1k", "hdtf"):
+        r = empty_record()
+        r.update(clip_id="000690", dataset=ds_name)
+        recs.append(r)
+    blob = other / "blobs" / "5d41402abc4b2a76b9719d911017c592"
+    blob.parent.mkdir(parents=True)
+    pq.write_table(pa.Table.from_pylist(recs, schema=fd.FEATURES.arrow_schema), blob)
+    (other / "stats").mkdir()
+    (other / "stats" / "summary.json").write_text(json.dumps({"clips": 30, "hours": 0.1}))
+    (other / "stats" / "overview.png").write_bytes(b"png")
     ids = tmp_path / "ids.txt"
     ids.write_text("000690\nnot an id!\n")
-    res = CliRunner().invoke(app, ["forget", "facevid-1k", "--ids", str(ids), "--cache-dir", str(cache), "--check"])
+    args = ["forget", "facevid-1k", "--ids", str(ids), "--cache-dir", str(cache), "--also", str(other)]
+    res = CliRunner().invoke(app, [*args, "--check"])
     assert res.exit_code == 1 and str(copy) in res.output and f"{ids}:2" in res.output
-    res = CliRunner().invoke(app, ["forget", "facevid-1k", "--ids", str(ids), "--cache-dir", str(cache)])
+    assert copy.exists() and "000690" in report.read_text()
+    res = CliRunner().invoke(app, args)
     assert res.exit_code == 0, res.output
-    assert not copy.exists() and "audit log" in res.output
-    res = CliRunner().invoke(app, ["forget", "facevid-1k", "--ids", str(ids), "--cache-dir", str(cache), "--check"])
+    assert not copy.exists() and "audit log" in res.output and "stale" in res.output
+    assert [line.split("\t")[0] for line in report.read_text().splitlines()] == ["clip_id", "000691"]
+    assert list(json.loads(memo.read_text())) == ["videos/000691.mp4"]
+    assert pq.read_table(blob).column("dataset").to_pylist() == ["hdtf"]  # another dataset's clip is not this one
+    res = CliRunner().invoke(app, [*args, "--check"])
     assert res.exit_code == 0, res.output
-    bad = CliRunner().invoke(app, ["forget", "facevid-1k", "--ids", str(ids), "--cache-dir", str(cache),
-                                   "--delete-source"])  # fmt: skip
+    bad = CliRunner().invoke(app, ["forget", "facevid-1k", "--ids", str(ids), "--delete-source"])
     assert bad.exit_code != 0 and "--root" in bad.output
 
 
