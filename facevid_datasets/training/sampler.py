@@ -404,7 +404,8 @@ class BalancedSampler(ClipSampler):
 
     def global_order(self, epoch: int) -> np.ndarray:
         counts = self.visit_counts(epoch)
-        visits, _ = spread_order(counts, self.min_gap, np.random.default_rng([self.seed, epoch, 1]))
+        visits, prev, _ = spread_order(counts, self.min_gap, np.random.default_rng([self.seed, epoch, 1]))
+        self._links = (epoch, prev)
         return np.repeat(visits, self.windows_per_visit)
 
     def step_repeats(self, order: np.ndarray, base: int) -> str:
@@ -412,7 +413,8 @@ class BalancedSampler(ClipSampler):
         visits = order[::k]
         if not len(visits):
             return ""
-        prev, _ = occurrence_links(visits)
+        links = getattr(self, "_links", None)
+        prev = links[1] if links is not None and links[0] == self.epoch else occurrence_links(visits)[0]
         step_windows = self.world_size * self.batch_size
         start = np.arange(len(visits)) * k
         step = (start - base) // step_windows
