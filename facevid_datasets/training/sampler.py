@@ -242,8 +242,14 @@ class BalancedSampler(ClipSampler):
     Each visit yields `windows_per_visit` windows (independent random starts) at consecutive
     positions of one rank, so one batch holds several windows of one file (decoded in one pass;
     the cost is diversity: batch_size / windows_per_visit files per batch). `groups`, `where`
-    ({column: allowed values}), `filter` (a callable on the record) and `exclude_ids` (clip ids,
-    e.g. deletion requests) leave rows out; every row left out is listed in `.dropped` with why.
+    ({column: allowed values}, read column-wise), `filter` (a callable on each record: reads every
+    row, so prefer `where` on large data) and `exclude_ids` (clip ids, e.g. deletion requests) leave
+    rows out; every row left out is listed in `.dropped` with why.
+
+    The epoch's order does not depend on the world size: a row's visits are spread evenly through it
+    (at least `min_gap` visits apart where its group has enough clips), so any step of up to
+    `min_gap` visits holds a clip once; when a group is too small for the step, one warning says so
+    with numbers. `report()` tells what each group got so far.
     """
 
     def __init__(
