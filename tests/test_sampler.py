@@ -365,3 +365,16 @@ def test_the_plain_distributed_sampler_way_still_works():
         ds.set_epoch(1)
         rows += [p.row for batch in DataLoader(ds, batch_size=3, sampler=sampler, collate_fn=list) for p in batch]
     assert sorted(set(rows)) == list(range(len(ds)))
+
+
+def test_sampler_pickles_light_for_workers_and_replans_the_same_order():
+    import pickle
+
+    ds = ClipDataset(records({"a": 200, "b": 20}), frames=8)
+    s = BalancedSampler(ds, "source", "equal", seed=4)
+    order = s.global_order(0)
+    len(s)
+    copy = pickle.loads(pickle.dumps(s))
+    assert copy._cache is None and len(pickle.dumps(s)) < len(pickle.dumps(dict(s.__dict__))) - order.nbytes
+    assert np.array_equal(copy._order(), order)
+    assert copy.group_of(copy.replacement_row(0, np.random.default_rng(0))) == "a"

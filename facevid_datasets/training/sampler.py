@@ -96,6 +96,13 @@ class ClipSampler(Sampler[Draw]):
         return ""
 
     # --- shared machinery --------------------------------------------------------------------
+    def __getstate__(self) -> dict[str, Any]:
+        """Pickle without the planned epoch (millions of entries), e.g. when a collator holding the
+        sampler for `replacement_row` goes to DataLoader workers; it is re-planned if needed."""
+        state = dict(self.__dict__)
+        state.update(_cache=None, _layout_cache=None, _links=None)
+        return state
+
     def _order(self) -> np.ndarray:
         if self._cache is None or self._cache[0] != self.epoch:
             self._cache = (self.epoch, np.asarray(self.global_order(self.epoch), dtype=np.int64))
