@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections import Counter
 from pathlib import Path
 
 import datasets
@@ -240,3 +241,17 @@ def test_defaults_batch_real_dhfv_clips_of_mixed_frame_rates():
     clips = ClipDataset(recs)
     batch = VideoCollator(64)([clips[i] for i in range(len(clips))])
     assert batch["video"].shape == (len(recs), 16, 3, 64, 64) and not batch["errors"]
+
+
+def test_stream_windows_per_visit_stay_together_and_count_each():
+    streams = {"s": _sharded(_group_recs("s", 20, 2.0), 2), "l": _sharded(_group_recs("l", 20, 20.0), 2)}
+    ds = ClipDataset.streaming(streams, frames=8, num_samples=64, batch_size=4, windows_per_visit=2, seed=0,
+                               rank=0, world_size=1)
+    plans = sorted(_iterate(ds, 2, batch_size=4), key=lambda p: p.position)
+    assert len(plans) == 64
+    for a, b in zip(plans[::2], plans[1::2], strict=True):
+        assert a.clip_id == b.clip_id and b.position == a.position + 1
+    groups = Counter(p.labels["group"] for p in plans)
+    assert groups["s"] == groups["l"] == 32  # every window of both groups delivers 0.32 s
+    with pytest.raises(ValueError, match="multiple of windows_per_visit"):
+        ClipDataset.streaming(streams, num_samples=8, batch_size=3, windows_per_visit=2)

@@ -333,3 +333,48 @@ def test_num_samples_and_epoch_seconds_mean_windows_and_delivered_seconds():
     e = BalancedSampler(ds, "source", "equal", epoch_seconds=640.0, seed=0)
     assert abs(sum(r.seconds for r in e.report(whole_epoch=True)) - 640.0) < 2 * 0.64
     assert len(BalancedSampler(ds, "source", "natural", num_samples=500)._order()) == 500
+
+
+def test_systematic_counts_and_spread_order_keep_visits_apart():
+    from facevid_datasets.training.mixing import occurrence_links, spread_order, systematic_counts
+
+    rng = np.random.default_rng(0)
+    w = rng.uniform(0.1, 10.0, 500)
+    counts = systematic_counts(w, 3000, rng)
+    assert counts.sum() == 3000 and np.all(np.abs(counts - 3000 * w / w.sum()) < 1.0)
+    # eight rows take half the epoch: even spacing 16 visits, so steps of 12 never repeat one
+    counts = np.r_[np.full(8, 100), np.ones(800, dtype=np.int64)]
+    order, prev, failed = spread_order(counts, 4096, rng)
+    assert failed == 0 and Counter(order.tolist()) == {r: int(c) for r, c in enumerate(counts)}
+    assert np.array_equal(prev, occurrence_links(order)[0])
+    gaps = np.arange(len(order))[prev >= 0] - prev[prev >= 0]
+    assert gaps.min() >= 12
+    # and the order does not depend on anything but the counts and the generator
+    again, _, _ = spread_order(counts, 4096, np.random.default_rng(5))
+    assert np.array_equal(again, spread_order(counts, 4096, np.random.default_rng(5))[0])
+
+
+def test_the_plain_distributed_sampler_way_still_works():
+    from torch.utils.data import DataLoader, DistributedSampler
+
+    ds = ClipDataset(records({"a": 10, "b": 5}), frames=8)
+    rows = []
+    for rank in range(2):
+        sampler = DistributedSampler(ds, num_replicas=2, rank=rank, shuffle=True, seed=0)
+        sampler.set_epoch(1)
+        ds.set_epoch(1)
+        rows += [p.row for batch in DataLoader(ds, batch_size=3, sampler=sampler, collate_fn=list) for p in batch]
+    assert sorted(set(rows)) == list(range(len(ds)))
+
+
+def test_sampler_pickles_light_for_workers_and_replans_the_same_order():
+    import pickle
+
+    ds = ClipDataset(records({"a": 200, "b": 20}), frames=8)
+    s = BalancedSampler(ds, "source", "equal", seed=4)
+    order = s.global_order(0)
+    len(s)
+    copy = pickle.loads(pickle.dumps(s))
+    assert copy._cache is None and len(pickle.dumps(s)) < len(pickle.dumps(dict(s.__dict__))) - order.nbytes
+    assert np.array_equal(copy._order(), order)
+    assert copy.group_of(copy.replacement_row(0, np.random.default_rng(0))) == "a"

@@ -68,8 +68,9 @@ def occurrence_links(order: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return prev, nxt
 
 
-def spread_order(counts: np.ndarray, min_gap: int, rng: np.random.Generator) -> tuple[np.ndarray, int]:
-    """All visits (row ids) in epoch order, and how many visits still sit closer than wanted.
+def spread_order(counts: np.ndarray, min_gap: int, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray, int]:
+    """All visits (row ids) in epoch order, the position of each one's previous visit of the same row
+    (-1: none), and how many visits still sit closer than wanted.
 
     Each row's c visits get the sort keys (u + j) / c for a random, stratified phase u, so they are
     evenly spread through the epoch (every group keeps its share in any stretch of it) and rows
@@ -80,24 +81,34 @@ def spread_order(counts: np.ndarray, min_gap: int, rng: np.random.Generator) -> 
     counts = np.asarray(counts, dtype=np.int64)
     rows = np.repeat(np.arange(len(counts), dtype=np.int64), counts)
     if not len(rows):
-        return rows, 0
+        return rows, rows.copy(), 0
     first = np.repeat(np.cumsum(counts) - counts, counts)
     j = np.arange(len(rows), dtype=np.int64) - first
     # stratified phases (each row its own 1/R slot, in random order): visits of all rows interleave
     # evenly, so a row's visits are about total / count apart, not that give or take Poisson noise
     phase = (rng.permutation(len(counts)) + rng.random(len(counts))) / len(counts)
     keys = (phase[rows] + j) / counts[rows]
-    spread = rows[np.argsort(keys)]
+    sort = np.argsort(keys)
+    spread = rows[sort]
+    # visits were generated row by row in increasing j, so a visit's neighbours in its row are its
+    # neighbours in generation order: the links come from the inverse permutation, no second sort
+    where = np.empty(len(rows), dtype=np.int64)
+    where[sort] = np.arange(len(rows), dtype=np.int64)
+    prev = np.full(len(rows), -1, dtype=np.int64)
+    nxt = np.full(len(rows), -1, dtype=np.int64)
+    later = np.flatnonzero(j > 0)
+    prev[where[later]] = where[later - 1]
+    nxt[where[later - 1]] = where[later]
     for fraction in GAP_FRACTIONS:
-        order = spread.copy()
-        failed = _repair_gaps(order, gap_targets(counts, len(order), min_gap, fraction))
+        order, pv, nx = spread.copy(), prev.copy(), nxt.copy()
+        failed = _repair_gaps(order, pv, nx, gap_targets(counts, len(order), min_gap, fraction))
         if not failed:
             break
-    return order, failed
+    return order, pv, failed
 
 
-def _repair_gaps(order: np.ndarray, gap: np.ndarray, search: int = 8) -> int:
-    """Swap visits (in place) so that each row's visits are at least gap[row] apart; returns failures.
+def _repair_gaps(order: np.ndarray, prev: np.ndarray, nxt: np.ndarray, gap: np.ndarray, search: int = 8) -> int:
+    """Swap visits (in place, links too) so each row's visits are at least gap[row] apart; returns failures.
 
     Conflicts are fixed in position order: the later visit of a too-close pair moves forward, swapping
     with a visit that may move back; when the moved visit lands too close to its own next visit, that
@@ -105,7 +116,6 @@ def _repair_gaps(order: np.ndarray, gap: np.ndarray, search: int = 8) -> int:
     import heapq
 
     n = len(order)
-    prev, nxt = occurrence_links(order)
     pos = np.arange(n)
     bad = np.flatnonzero((prev >= 0) & (pos - prev < gap[order])).tolist()
     if not bad:
@@ -146,7 +156,7 @@ def _repair_gaps(order: np.ndarray, gap: np.ndarray, search: int = 8) -> int:
         if n2 >= 0:
             pv[n2] = i
         pv[i], nx[i], pv[jj], nx[jj] = p2, n2, p, n_r
-    order[:] = o
+    order[:], prev[:], nxt[:] = o, pv, nx
     return failed
 
 

@@ -13,12 +13,15 @@ from __future__ import annotations
 import logging
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Literal, NamedTuple
+from typing import TYPE_CHECKING, Any, Literal, NamedTuple
 
 import numpy as np
 from torch.utils.data import Dataset
 
 from ..media import probe
+
+if TYPE_CHECKING:
+    from .streaming import StreamingClipDataset
 
 logger = logging.getLogger(__name__)
 
@@ -400,7 +403,7 @@ class ClipDataset(Dataset):
                 logger.info("skipped %d clips shorter than %d frames", len(self.skipped), frames)
 
     @classmethod
-    def streaming(cls, data: Any, frames: int = 16, **kwargs: Any) -> Any:
+    def streaming(cls, data: Any, frames: int = 16, **kwargs: Any) -> StreamingClipDataset:
         """Clip plans over a streamed dataset (`datasets.IterableDataset`), or over `{group: stream}`
         mixed by delivered seconds: a `StreamingClipDataset` (see there for the arguments)."""
         from .streaming import StreamingClipDataset

@@ -96,6 +96,13 @@ class ClipSampler(Sampler[Draw]):
         return ""
 
     # --- shared machinery --------------------------------------------------------------------
+    def __getstate__(self) -> dict[str, Any]:
+        """Pickle without the planned epoch (millions of entries), e.g. when a collator holding the
+        sampler for `replacement_row` goes to DataLoader workers; it is re-planned if needed."""
+        state = dict(self.__dict__)
+        state.update(_cache=None, _layout_cache=None, _links=None)
+        return state
+
     def _order(self) -> np.ndarray:
         if self._cache is None or self._cache[0] != self.epoch:
             self._cache = (self.epoch, np.asarray(self.global_order(self.epoch), dtype=np.int64))
@@ -242,8 +249,14 @@ class BalancedSampler(ClipSampler):
     Each visit yields `windows_per_visit` windows (independent random starts) at consecutive
     positions of one rank, so one batch holds several windows of one file (decoded in one pass;
     the cost is diversity: batch_size / windows_per_visit files per batch). `groups`, `where`
-    ({column: allowed values}), `filter` (a callable on the record) and `exclude_ids` (clip ids,
-    e.g. deletion requests) leave rows out; every row left out is listed in `.dropped` with why.
+    ({column: allowed values}, read column-wise), `filter` (a callable on each record: reads every
+    row, so prefer `where` on large data) and `exclude_ids` (clip ids, e.g. deletion requests) leave
+    rows out; every row left out is listed in `.dropped` with why.
+
+    The epoch's order does not depend on the world size: a row's visits are spread evenly through it
+    (at least `min_gap` visits apart where its group has enough clips), so any step of up to
+    `min_gap` visits holds a clip once; when a group is too small for the step, one warning says so
+    with numbers. `report()` tells what each group got so far.
     """
 
     def __init__(
@@ -404,7 +417,8 @@ class BalancedSampler(ClipSampler):
 
     def global_order(self, epoch: int) -> np.ndarray:
         counts = self.visit_counts(epoch)
-        visits, _ = spread_order(counts, self.min_gap, np.random.default_rng([self.seed, epoch, 1]))
+        visits, prev, _ = spread_order(counts, self.min_gap, np.random.default_rng([self.seed, epoch, 1]))
+        self._links = (epoch, prev)
         return np.repeat(visits, self.windows_per_visit)
 
     def step_repeats(self, order: np.ndarray, base: int) -> str:
@@ -412,7 +426,8 @@ class BalancedSampler(ClipSampler):
         visits = order[::k]
         if not len(visits):
             return ""
-        prev, _ = occurrence_links(visits)
+        links = getattr(self, "_links", None)
+        prev = links[1] if links is not None and links[0] == self.epoch else occurrence_links(visits)[0]
         step_windows = self.world_size * self.batch_size
         start = np.arange(len(visits)) * k
         step = (start - base) // step_windows

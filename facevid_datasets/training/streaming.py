@@ -59,8 +59,8 @@ class _GroupReader:
     """One group's records for one reader: passes over its shards and a buffer of visits to make."""
 
     def __init__(self, name: str, stream: Any, spec: ClipSpec, k: int, reader: int, readers: int, buffer: int,
-                 rng: np.random.Generator):
-        self.name, self.stream, self.spec, self.k = name, stream, spec, k
+                 rng: np.random.Generator, epoch: int = 0):
+        self.name, self.stream, self.spec, self.k, self.epoch = name, stream, spec, k, epoch
         self.reader, self.readers, self.cap, self.rng = reader, readers, buffer, rng
         self.it: Iterator[Mapping[str, Any]] | None = None
         self.buffer: list[list[Any]] = []  # [record, visits left, delivered per window, index]
@@ -75,8 +75,8 @@ class _GroupReader:
     def _next_record(self) -> Mapping[str, Any] | None:
         for _ in range(2):
             if self.it is None:
-                if hasattr(self.stream, "set_epoch"):
-                    self.stream.set_epoch(self.passes)
+                if hasattr(self.stream, "set_epoch"):  # a shuffled stream reads each pass in another order
+                    self.stream.set_epoch(self.epoch * 100_000 + self.passes)
                 self.it = reader_records(self.stream, self.reader, self.readers)
                 self.read_in_pass = 0
             try:
@@ -234,7 +234,7 @@ class StreamingClipDataset(IterableDataset):
         B, k = self.batch_size, self.k
         reader, readers = self.rank * workers + worker, self.world_size * workers
         groups = {g: _GroupReader(g, s, self.spec, k, reader, readers, self.buffer_size,
-                                  np.random.default_rng([self.seed, self.epoch, reader, i]))
+                                  np.random.default_rng([self.seed, self.epoch, reader, i]), self.epoch)
                   for i, (g, s) in enumerate(self.streams.items())}
         rank_batches = len(self) // B
         my_batches = len(range(worker, rank_batches, workers))
