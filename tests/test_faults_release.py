@@ -511,9 +511,11 @@ def test_cli_offline(offline, tmp_path):
 
 
 def test_cli_unsafe_listing(tmp_path, monkeypatch):
+    import importlib
+
     from huggingface_hub.hf_api import RepoFile
 
-    import facevid_datasets.hub as hub
+    hub = importlib.import_module("facevid_datasets.hub.fetch")
 
     class Api:
         def __init__(self, **kw):

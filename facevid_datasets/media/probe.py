@@ -302,7 +302,7 @@ def probe_many(paths: Iterable[str | Path], cache, *, workers: int = 1, chunksiz
         except OSError:
             continue  # reported when the record is made
         key = (p, st.st_size, st.st_mtime_ns)
-        if cache._lookup(key) is None:
+        if cache.lookup(key) is None:
             todo.append(key)
     if not todo:
         return 0
