@@ -147,6 +147,8 @@ def bare(args: argparse.Namespace, work: Path) -> None:
     print(f"rebuild, 1 file added {t_re:.1f} s ({t_build / t_re:.0f}x faster than the first build: one file probed, "
           f"{len(paths):,} from the probe cache)")  # fmt: skip
     print(f"report               {builder.report.summary()}")
+    load = os.getloadavg()[0]
+    print(f"machine load         {load:.1f} (1-min load average on {cores} cores: other work slows every figure above)")
 
 
 def rss_now() -> int:
