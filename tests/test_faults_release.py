@@ -358,6 +358,7 @@ SPLIT_AND_CACHE_CASES = [
     "cli-read-only-cache",
     "cli-offline",
     "cli-unsafe-listing",
+    "public-builder-follows-downloads",
 ]
 
 
@@ -510,9 +511,11 @@ def test_cli_offline(offline, tmp_path):
 
 
 def test_cli_unsafe_listing(tmp_path, monkeypatch):
+    import importlib
+
     from huggingface_hub.hf_api import RepoFile
 
-    import facevid_datasets.hub as hub
+    hub = importlib.import_module("facevid_datasets.hub.fetch")
 
     class Api:
         def __init__(self, **kw):
@@ -527,3 +530,29 @@ def test_cli_unsafe_listing(tmp_path, monkeypatch):
     monkeypatch.setattr(hub, "HfApi", Api)
     text = _cli(["download", "facevid-1k", "--out", str(tmp_path / "dl"), "--repo-id", "org/repo"])
     assert "unsafe path" in text and "../../etc/cron.d/x" in text
+
+
+# -- public builders share the base: their cache follows the downloaded sources too ---------------
+
+
+def test_public_builder_cache_follows_downloads_and_force_redownload(tmp_path):
+    import facevid_datasets as fd
+
+    root = tmp_path / "hdtf"
+    meta = root / "HDTF_dataset"
+    meta.mkdir(parents=True)
+    (meta / "RD_annotion_time.txt").write_text("Radio1.mp4 00:00-00:02\nRadio2.mp4 00:00-00:02\n")
+    (meta / "RD_resolution.txt").write_text("Radio1.mp4 120\nRadio2.mp4 120\n")
+    (meta / "RD_crop_wh.txt").write_text("Radio1_0.mp4 20 120 0 120\nRadio2_0.mp4 20 120 0 120\n")
+    make_index_video(root / "videos" / "Radio1.mp4", 30, 10.0, (120, 160), audio=False)
+    cache = str(tmp_path / "cache")
+
+    def ids(**kw):
+        ds = fd.load_dataset("hdtf", data_dir=str(root), cache_dir=cache, **kw)
+        return sorted(r["clip_id"] for s in ds.values() for r in s)
+
+    assert ids() == ["Radio1_0"]
+    make_index_video(root / "videos" / "Radio2.mp4", 30, 10.0, (120, 160), audio=False)  # the download goes on
+    assert ids() == ["Radio1_0", "Radio2_0"]
+    assert ids(download_mode="force_redownload") == ["Radio1_0", "Radio2_0"]
+    assert ids(verification_mode="no_checks", keep_in_memory=True) == ["Radio1_0", "Radio2_0"]

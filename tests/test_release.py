@@ -184,3 +184,49 @@ def test_sample_metadata_splits_respected():
     ds = load_dataset("facevid-1k", "sample")
     got = {r["clip_id"]: s for s in ds for r in ds[s].select_columns(["clip_id"])}
     assert want and all(got[c] == s for c, s in want.items() if c in got)
+
+
+@pytest.fixture(scope="module")
+def odd_files(tmp_path_factory, clip) -> dict[str, Path]:
+    import subprocess
+
+    d = tmp_path_factory.mktemp("odd")
+    src = make_index_video(d / "src.mp4", num_frames=60, fps=25, size=(96, 64))
+    out = {"plain": src}
+
+    def ff(name: str, *args: str) -> None:
+        subprocess.run(["ffmpeg", "-v", "error", "-y", "-i", str(src), *args, str(d / name)], check=True)
+        out[name.split(".")[0]] = d / name
+
+    ff("rotated.mp4", "-c", "copy", "-metadata:s:v:0", "rotate=90")
+    ff("vfr.mp4", "-vf", "setpts='if(lt(N,30),N/25/TB,(30+(N-30)*2)/25/TB)'", "-vsync", "vfr", "-an")
+    ff("faststart.mp4", "-c", "copy", "-movflags", "+faststart")
+    ff("clip.webm", "-c:v", "libvpx-vp9", "-b:v", "100k", "-an")
+    data = out["faststart"].read_bytes()
+    (d / "truncated.mp4").write_bytes(data[: len(data) * 6 // 10])
+    data = out["clip"].read_bytes()
+    (d / "truncated.webm").write_bytes(data[: len(data) * 6 // 10])
+    out["truncated"], out["truncated_webm"] = d / "truncated.mp4", d / "truncated.webm"
+    return out
+
+
+@pytest.mark.parametrize("name", ["plain", "rotated", "vfr", "clip"])
+def test_in_process_probe_agrees_with_ffprobe(odd_files, name):
+    import importlib
+
+    pm = importlib.import_module("facevid_datasets.media.probe")
+    old, new = pm.probe_ffprobe(odd_files[name]), pm.probe(odd_files[name])
+    for field in ("num_frames", "width", "height", "rotation", "variable_frame_rate", "has_audio"):
+        assert getattr(new, field) == getattr(old, field), field
+    assert new.fps == pytest.approx(old.fps, rel=1e-3) and new.duration == pytest.approx(old.duration, abs=0.05)
+    assert new.warning is None
+
+
+@pytest.mark.parametrize("name", ["truncated", "truncated_webm"])
+def test_probe_catches_header_that_disagrees_with_packets(odd_files, name):
+    import importlib
+
+    pm = importlib.import_module("facevid_datasets.media.probe")
+    info = pm.probe(odd_files[name])
+    assert 0 < info.num_frames < 60 and "truncated" in (info.warning or "")
+    assert info.duration == pytest.approx(info.num_frames / info.fps)

@@ -6,8 +6,9 @@ a few ms in-process (`benchmarks/bench_build_scale.py`). A header can lie: a fil
 interrupted copy keeps an index (MP4 `moov` at the front) that lists every frame. The probe checks
 the index against the file: samples that lie past the end of the file are not counted, and for
 containers without a full index (WebM/MKV) the packets after the last seek point are read to find
-where the stream really ends. Such files get true counts plus a `warning`; only the first frame is
-decoded (its display rotation is not exposed on the stream).
+where the stream really ends. Such files get true counts plus a `warning`. Nothing is decoded,
+except the first frame of a non-square video: PyAV exposes the display rotation (which swaps the
+displayed width and height) only on decoded frames.
 """
 
 from __future__ import annotations
@@ -40,7 +41,7 @@ class VideoInfo:
     duration: float
     codec: str
     pixel_format: str | None
-    rotation: int
+    rotation: int | None  # None: not read (square frames show the same size whatever the rotation)
     variable_frame_rate: bool
     has_audio: bool
     audio_codec: str | None = None
@@ -152,11 +153,11 @@ def keyframe_indices(path: str | Path) -> np.ndarray:
 
 
 def _display_rotation(container, stream) -> int:
-    """Rotation (degrees clockwise, 0/90/180/270) a player applies, read from the first decoded frame."""
+    """Rotation (0/90/180/270, as ffprobe reports it) a player applies, read from the first decoded frame."""
     try:
         stream.thread_type = "NONE"
         for frame in container.decode(stream):
-            return int(round(-float(getattr(frame, "rotation", 0) or 0))) % 360
+            return int(round(float(getattr(frame, "rotation", 0) or 0))) % 360
     except Exception:  # noqa: BLE001 - an undecodable first frame is the decoder's problem, not the probe's
         return 0
     return 0
@@ -180,6 +181,9 @@ def _check_packets(path: str, container, stream, num_frames: int, fps: float, st
     size = os.path.getsize(path)
     entries = stream.index_entries
     if len(entries) >= num_frames > 0:  # full sample index (MP4/MOV): compare offsets with the file size
+        last = entries[len(entries) - 1]
+        if last.pos + last.size <= size:
+            return num_frames, None
         inside = sum(1 for e in entries if e.pos + e.size <= size)
         if inside < len(entries):
             return inside, (f"truncated: the header lists {len(entries)} frames but the file ends after {inside} "
@@ -236,6 +240,10 @@ def probe(path: str | Path) -> VideoInfo:
                 num_frames, warning = _check_packets(path, container, video, int(video.frames), fps, start)
             else:  # no frame count in the header (WebM, some MKV): count packets, no pixels decoded
                 num_frames, end = _packet_end(container, video)
+                if duration and fps and end and duration - (end - start) > 2.0 / fps:
+                    warning = (f"truncated: the header gives {duration:.2f} s but the packets end after "
+                               f"{end - start:.2f} s ({num_frames} frames)")  # fmt: skip
+                    duration = end - start
                 duration = duration or end - start
             container.seek(0, stream=video, backward=True)
         except av.FFmpegError as e:
@@ -246,8 +254,10 @@ def probe(path: str | Path) -> VideoInfo:
             raise MediaError(path, "video stream has no frames")
         if warning:
             duration = num_frames / fps
-        rotation = _display_rotation(container, video)
         width, height = int(ctx.width or 0), int(ctx.height or 0)
+        # Only a non-square frame looks different turned a quarter: a square one (every DH-FaceVid-1K
+        # clip) is not decoded at all, and its rotation is left unread (None).
+        rotation = _display_rotation(container, video) if width != height else None
         if rotation in (90, 270):
             width, height = height, width
         actx = audio.codec_context if audio is not None else None
@@ -292,7 +302,7 @@ def probe_many(paths: Iterable[str | Path], cache, *, workers: int = 1, chunksiz
         except OSError:
             continue  # reported when the record is made
         key = (p, st.st_size, st.st_mtime_ns)
-        if cache._lookup(key) is None:
+        if cache.lookup(key) is None:
             todo.append(key)
     if not todo:
         return 0

@@ -44,7 +44,8 @@ class ProbeCache:
             )
             self._db.commit()
 
-    def _lookup(self, key: tuple[str, int, int]) -> VideoInfo | str | None:
+    def lookup(self, key: tuple[str, int, int]) -> VideoInfo | str | None:
+        """The cached probe (or failure reason) of file version `key` = (path, size, mtime_ns), else None."""
         hit = self._mem.get(key)
         if hit is None and self._db is not None:
             with self._lock:
@@ -63,7 +64,7 @@ class ProbeCache:
         except OSError:
             raise MediaError(p, "file not found") from None
         key = (p, st.st_size, st.st_mtime_ns)
-        hit = self._lookup(key)
+        hit = self.lookup(key)
         if hit is None:
             self.probes += 1
             try:

@@ -1,0 +1,100 @@
+"""Who may read a gated Hub repo: repo ids, the endpoint, and the messages a user without access
+reads (licence, where to ask, how to log in; 401 and 403 read differently, the token never shown).
+"""
+
+from __future__ import annotations
+
+import os
+
+from huggingface_hub import constants, get_token
+from huggingface_hub.utils import GatedRepoError, HfHubHTTPError, RepositoryNotFoundError, RevisionNotFoundError
+
+from ..errors import FaceVidError
+
+#: Gated Hub dataset repo of each dataset. None: no official repo id has been published; set one
+#: with `repo_id=` or FACEVID_HUB_REPO_<NAME>.
+HUB_REPOS: dict[str, str | None] = {
+    "facevid-1k": None,
+    "talkingface-wild": None,
+    "hdtf": None,
+    "celebv-hq": None,
+    "celebv-text": None,
+    "talkinghead-1kh": None,
+    "voxceleb2": None,
+}
+
+#: Where DH-FaceVid-1K access is applied for before the Hub request is approved.
+APPLICATION_FORMS = {"facevid-1k": "the application form linked from https://luna-ai-lab.github.io/DH-FaceVid-1K/"}
+
+
+class AccessError(FaceVidError):
+    """The Hub refused or could not serve the files; the message says what to do next."""
+
+
+def env_var(name: str) -> str:
+    """The environment variable that names dataset `name`'s Hub repo."""
+    return "FACEVID_HUB_REPO_" + name.upper().replace("-", "_")
+
+
+def hub_repo(name: str, repo_id: str | None = None) -> str | None:
+    """Repo id for dataset `name`: the argument, else FACEVID_HUB_REPO_<NAME>, else `HUB_REPOS`."""
+    return repo_id or os.environ.get(env_var(name)) or HUB_REPOS.get(name.replace("_", "-").lower())
+
+
+def endpoint_url(endpoint: str | None = None) -> str:
+    """The Hub endpoint: the argument, else HF_ENDPOINT read now (not only at import), else the default."""
+    return (endpoint or os.environ.get("HF_ENDPOINT") or constants.ENDPOINT).rstrip("/")
+
+
+def _licence(name: str) -> str:
+    from ..builders import builder_class
+
+    try:
+        return builder_class(name).LICENSE
+    except KeyError:
+        return "see the dataset card"
+
+
+def access_message(name: str, repo_id: str, endpoint: str, status: int | None, *, token_known: bool,
+                   reason: str = "") -> str:  # fmt: skip
+    """What a user without access reads: licence, where to ask, how to log in; never the token."""
+    page = f"{endpoint}/datasets/{repo_id}"
+    form = APPLICATION_FORMS.get(name)
+    ask = f"Request access on {page}" + (f" after applying with {form} (manual review, 2-3 days)" if form else "")
+    login = "log in with `hf auth login`, or set HF_TOKEN, or pass token=... (facevid download --token ...)"
+    manual = f"Files obtained by another route: load_dataset({name!r}, data_dir='/path/to/files')."
+    head = f"{name}: the Hub repo {repo_id} is gated (licence: {_licence(name)})."
+    if status == 401 and reason == "invalid":
+        what = f"The Hub rejected the token (invalid or expired): {login}."
+    elif status == 401 or (status is None and not token_known):
+        what = f"You are not logged in: {login}. {ask}."
+    elif status == 403:
+        what = (f"You are logged in but access to {repo_id} has not been granted yet (request pending or not "
+                f"made). {ask}, then wait for approval.")  # fmt: skip
+    else:
+        what = f"{ask}; {login}."
+    return f"{head}\n{what}\n{manual}"
+
+
+def _translate(name: str, repo_id: str, endpoint: str, token: str | bool | None, err: Exception) -> FaceVidError:
+    """An AccessError for a huggingface_hub / network failure (the chained error is dropped: no token leaks)."""
+    token_known = bool(token) if token is not None else get_token() is not None
+    if isinstance(err, GatedRepoError):
+        status = err.response.status_code if err.response is not None else None
+        return AccessError(access_message(name, repo_id, endpoint, status, token_known=token_known))
+    if isinstance(err, RevisionNotFoundError):
+        return AccessError(f"{name}: revision not found in {repo_id} on {endpoint}.")
+    if isinstance(err, RepositoryNotFoundError):
+        return AccessError(
+            f"{name}: dataset repo {repo_id} not found on {endpoint}, or private to you. Check the repo id "
+            f"(repo_id= or {env_var(name)}). " + access_message(name, repo_id, endpoint, None, token_known=token_known)
+        )
+    if isinstance(err, HfHubHTTPError):
+        status = err.response.status_code if err.response is not None else None
+        invalid = status == 401 and "Invalid credentials" in (err.response.headers.get("X-Error-Message") or "")
+        if status in (401, 403):
+            return AccessError(access_message(name, repo_id, endpoint, status, token_known=token_known,
+                                              reason="invalid" if invalid else ""))  # fmt: skip
+        return AccessError(f"{name}: the Hub at {endpoint} answered HTTP {status} for {repo_id}; try again later.")
+    return AccessError(f"{name}: could not reach {endpoint} ({type(err).__name__}). Check the network or HF_ENDPOINT; "
+                       f"files obtained by another route load with data_dir=.")  # fmt: skip

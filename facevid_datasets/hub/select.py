@@ -1,0 +1,61 @@
+"""The repo files a config needs: metadata and card, then the videos and side files of its clips."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from pathlib import Path
+from typing import Any
+
+from ..errors import FaceVidError
+from ..raw import AUDIO_EXTENSIONS, METADATA_NAMES, SIDE_DIRS, VIDEO_EXTENSIONS, config_keeps, iter_table, parse_row
+
+
+def select_files(name: str, config: str | Any, repo_files: Iterable[str], local_dir: Path) -> list[str]:
+    """Repo paths a config needs: metadata, card, and the videos and side files of the clips it keeps.
+
+    `config` is a config name or a builder config object (with its `origins` / `languages`). Reads
+    the metadata tables already downloaded to `local_dir`.
+    """
+    from ..builders import builder_class
+
+    cls = builder_class(name)
+    cfg = config if not isinstance(config, str) else next((c for c in cls.BUILDER_CONFIGS if c.name == config), None)
+    if cfg is None:
+        raise KeyError(f"{name} has no config {config!r}; configs: {[c.name for c in cls.BUILDER_CONFIGS]}")
+    files = list(repo_files)
+    base = [p for p in files if p in METADATA_NAMES or p == "README.md"]
+    videos = [p for p in files if p.split("/")[0] not in SIDE_DIRS and Path(p).suffix.lower() in VIDEO_EXTENSIONS]
+    side = {(p.split("/")[0], Path(p).stem): p for p in files if p.split("/")[0] in SIDE_DIRS}
+    all_side = [p for p in files if p.split("/")[0] in SIDE_DIRS
+                and (p.endswith(".npy") or Path(p).suffix.lower() in AUDIO_EXTENSIONS)]  # fmt: skip
+    if getattr(cfg, "origins", None) is None and getattr(cfg, "languages", None) is None:
+        return base + videos + all_side
+    by_stem = {Path(p).stem: p for p in videos}
+    chosen: set[str] = set()
+    referenced: set[str] = set()
+    for table in (local_dir / n for n in METADATA_NAMES):
+        if not table.is_file():
+            continue
+        for line, row in iter_table(table, []):
+            try:
+                m = parse_row(row, table, line)
+            except FaceVidError:
+                continue
+            rel = m.video or by_stem.get(m.clip_id)
+            if rel is None:
+                continue
+            referenced.add(rel)
+            src = m.source or cls.origin_of(m.clip_id) or cls.origin_of(Path(rel).stem)
+            if not config_keeps(cfg, cls.NAME, src, m.language or cls.language_of(rel)):
+                continue
+            chosen.add(rel)
+            if m.audio:
+                chosen.add(m.audio)
+            for kind in SIDE_DIRS:
+                if (kind, m.clip_id) in side:
+                    chosen.add(side[(kind, m.clip_id)])
+    for stem, rel in by_stem.items():
+        if rel not in referenced and config_keeps(cfg, cls.NAME, cls.origin_of(stem), cls.language_of(rel)):
+            chosen.add(rel)
+            chosen.update(side[(k, stem)] for k in SIDE_DIRS if (k, stem) in side)
+    return base + sorted(p for p in chosen if p in set(files))
