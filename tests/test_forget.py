@@ -208,6 +208,13 @@ def test_cli_forget_small_formats_and_check_exit_codes(tmp_path):
     (other / "stats").mkdir()
     (other / "stats" / "summary.json").write_text(json.dumps({"clips": 30, "hours": 0.1}))
     (other / "stats" / "overview.png").write_bytes(b"png")
+    outside = tmp_path / "elsewhere" / "000690.mp4"
+    outside.parent.mkdir()
+    outside.write_bytes(b"\x00")
+    (other / "000690.mp4").symlink_to(outside)  # e.g. a folder of links handed to `facevid curate`
+    hdtf_clip = cache / "facevid_clips" / "hdtf" / "default" / "k" / "000690.mp4"  # another builder's clip
+    hdtf_clip.parent.mkdir(parents=True)
+    hdtf_clip.write_bytes(b"\x00")
     ids = tmp_path / "ids.txt"
     ids.write_text("000690\nnot an id!\n")
     args = ["forget", "facevid-1k", "--ids", str(ids), "--cache-dir", str(cache), "--also", str(other)]
@@ -220,6 +227,7 @@ def test_cli_forget_small_formats_and_check_exit_codes(tmp_path):
     assert [line.split("\t")[0] for line in report.read_text().splitlines()] == ["clip_id", "000691"]
     assert list(json.loads(memo.read_text())) == ["videos/000691.mp4"]
     assert pq.read_table(blob).column("dataset").to_pylist() == ["hdtf"]  # another dataset's clip is not this one
+    assert not (other / "000690.mp4").is_symlink() and outside.is_file() and hdtf_clip.is_file()
     res = CliRunner().invoke(app, [*args, "--check"])
     assert res.exit_code == 0, res.output
     bad = CliRunner().invoke(app, ["forget", "facevid-1k", "--ids", str(ids), "--delete-source"])
