@@ -334,8 +334,15 @@ def load_deletions(
     return out
 
 
+def forgotten_list(cache_dir: str | Path, name: str) -> Path:
+    """The ids `facevid forget` removed from this cache's copies of `name`, kept so a rebuild from the
+    (untouched) release does not bring them back: `<cache_dir>/facevid_forget/<name>/deletions.txt`."""
+    return Path(cache_dir) / "facevid_forget" / name / LIST_NAME
+
+
 def builder_deletions(builder: Any, root: str | Path | None = None) -> DeletionList:
-    """The lists that apply to a builder's build: its release folder's and its gated repo's.
+    """The lists that apply to a builder's build: the ids forgotten in its cache, its release folder's
+    list and its gated repo's.
 
     `root` is the release folder the builder reads (default: its `data_dir`; the packaged sample's
     folder for the `sample` config). The Hub list is fetched when the build goes through the Hub.
@@ -354,8 +361,10 @@ def builder_deletions(builder: Any, root: str | Path | None = None) -> DeletionL
     hub_dir = None
     if repo_id:
         hub_dir = Path(builder._cache_dir_root) / "facevid_hub" / repo_id.replace("/", "--")
-    return load_deletions(builder.NAME, root=root, repo_id=repo_id, revision=getattr(cfg, "revision", None),
-                          token=getattr(builder, "token", None), hub_dir=hub_dir)  # fmt: skip
+    local = forgotten_list(builder._cache_dir_root, builder.NAME)
+    return load_deletions(builder.NAME, ids=local if local.is_file() else None, root=root, repo_id=repo_id,
+                          revision=getattr(cfg, "revision", None), token=getattr(builder, "token", None),
+                          hub_dir=hub_dir)  # fmt: skip
 
 
 # -- applying a list ---------------------------------------------------------------------------------

@@ -24,7 +24,10 @@ they are listed as stale, to be recomputed with `facevid stats`.
 
 Audit log: one JSON line per listed id and run, appended to `<cache_dir>/facevid_forget/audit.jsonl`
 (or `audit_log=`): the id, the UTC time, the dataset, the clip ids found and each file removed or
-rewritten (path, sizes before and after, rows removed); never any content.
+rewritten (path, sizes before and after, rows removed); never any content. The ids are also added
+to `<cache_dir>/facevid_forget/<name>/deletions.txt`, which every later build with this cache
+applies (`deletions.builder_deletions`), so a rebuild from the untouched release does not bring
+them back.
 """
 
 from __future__ import annotations
@@ -35,7 +38,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 
-from .deletions import DeletionList
+from .deletions import DeletionList, forgotten_list
 from .forget_scan import Change, CopyScan
 
 
@@ -149,7 +152,20 @@ def forget(
     result.changes, result.problems = scan.changes, result.problems + scan.problems
     if not check:
         _append_audit(log, name, result)
+        _remember(forgotten_list(cache, name), deletions)
     return result
+
+
+def _remember(path: Path, deletions: DeletionList) -> None:
+    """Add the ids to the cache's own list of forgotten clips, which later builds with this cache apply."""
+    known = DeletionList.from_file(path).ids if path.is_file() else {}
+    new = [i for i in deletions.ids if i not in known]
+    if not new:
+        return
+    path.parent.mkdir(parents=True, exist_ok=True)
+    head = "" if path.is_file() else "# clips removed by `facevid forget`; builds with this cache withhold them\n"
+    with open(path, "a", encoding="utf-8") as f:
+        f.write(head + "".join(f"{i}\n" for i in new))
 
 
 def _append_audit(log: Path, name: str, result: ForgetResult) -> None:

@@ -114,7 +114,10 @@ def test_no_trace_left_in_any_artifact(world):
     tmp, res = world["tmp"], world["result"]
     assert world["before"]["kept"], "the lenient curation keeps clips, so kept records and keypoints exist"
     assert BY_CLIP in world["before"]["kept"]
-    skip = {res.audit_log.resolve(), world["ids"].resolve()}
+    from facevid_datasets.deletions import forgotten_list
+
+    remembered = forgotten_list(world["cache"], "facevid-1k")  # the ids themselves, so rebuilds withhold them
+    skip = {res.audit_log.resolve(), world["ids"].resolve(), remembered.resolve()}
     folders = [world["cache"], tmp / "curated", tmp / "copies", tmp / "export"]
     assert _traces(folders, GONE, world["media"], skip) == []
     kinds = {c.kind for c in res.changes}
@@ -148,6 +151,18 @@ def test_every_other_clip_is_intact(world):
         stems = {Path(p).stem for (p,) in con.execute("SELECT path FROM probe")}
     assert stems and not stems & GONE
     assert (world["root"] / "videos" / "collected" / "000701.mp4").is_file()  # the release is not touched
+
+
+def test_later_builds_with_this_cache_withhold_the_forgotten_ids(world):
+    from facevid_datasets.deletions import builder_deletions
+    from facevid_datasets.loading import load_builder
+
+    builder = load_builder("facevid-1k", "all", data_dir=str(world["root"]), cache_dir=str(world["cache"]))
+    deletions = builder_deletions(builder)
+    assert all(deletions.covers(c) for c in GONE) and not deletions.covers("000687")
+    assert list(deletions.ids) == [BY_CLIP, BY_VIDEO]
+    other = load_builder("facevid-1k", "all", data_dir=str(world["root"]), cache_dir=str(world["tmp"] / "other"))
+    assert not builder_deletions(other)  # a list of the cache it was forgotten from, not a global one
 
 
 def test_audit_log_one_line_per_listed_id(world):
