@@ -165,3 +165,31 @@ def update_dataset_info(arrow: Path, removed_rows: int, removed_bytes: int) -> N
     tmp = info_path.with_name(".dataset_info.json.forget.tmp")
     tmp.write_text(json.dumps(info, indent=2))
     os.replace(tmp, info_path)
+
+
+def drop_empty_splits(folder: Path) -> list[Path]:
+    """Files of a `datasets` cache folder to delete once `forget` emptied some of its splits.
+
+    `as_dataset` refuses a split with no rows, so an emptied split leaves `dataset_info.json` (and
+    its Arrow files go); when no split is left the whole folder's files go, and the next load rebuilds.
+    """
+    info_path = folder / "dataset_info.json"
+    if not info_path.is_file():
+        return []
+    info = json.loads(info_path.read_text())
+    splits = info.get("splits") or {}
+    empty = {name for name, s in splits.items() if not s.get("num_examples")}
+    if not empty:
+        return []
+    if len(empty) == len(splits):
+        return sorted(p for p in folder.iterdir() if p.is_file())
+    info["splits"] = {k: v for k, v in splits.items() if k not in empty}
+    tmp = info_path.with_name(".dataset_info.json.forget.tmp")
+    tmp.write_text(json.dumps(info, indent=2))
+    os.replace(tmp, info_path)
+    out = []
+    for p in folder.glob("*.arrow"):
+        m = _ARROW_SHARD.match(p.name)
+        if m and m.group("split") in empty:
+            out.append(p)
+    return sorted(out)

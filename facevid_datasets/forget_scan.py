@@ -20,6 +20,7 @@ from .forget_files import (
     PATH_KEYS,
     TableWriter,
     arrow_batches,
+    drop_empty_splits,
     magic,
     parquet_batches,
     path_columns,
@@ -122,6 +123,11 @@ class CopyScan:
             for p in sorted(d.glob("cache-*.arrow")):
                 if p.resolve() not in self.done:
                     self.record(Change(p, "arrow", "removed", p.stat().st_size), remove=True)
+            for p in drop_empty_splits(d):  # emptied splits: the split goes, or the whole cache when none is left
+                before = [c for c in self.changes if c.path == p]
+                self.changes = [c for c in self.changes if c.path != p]
+                size, hits = (before[0].size_before, before[0].hits) if before else (p.stat().st_size, {})
+                self.record(Change(p, "cache", "removed", size, hits=hits), remove=True)
         if any(c.action in ("removed", "rewritten") for c in self.changes):
             self.changes += [Change(p, "stats", "stale", p.stat().st_size) for p in self.stats]
 
