@@ -316,5 +316,5 @@ def test_sharded_cache_and_derived_caches(tmp_path):
     reader = datasets.arrow_reader.ArrowReader(str(folder), info2)
     got = datasets.Dataset(**reader.read("facevid_1k", "train", list(info2.splits.values())))
     assert got["clip_id"] == ["000000", "000001", "000002", "000003", "000005"]
-    forget("facevid-1k", [c for c in got["clip_id"]], cache_dir=cache)  # nothing left: the cache goes, a load rebuilds
+    forget("facevid-1k", list(got["clip_id"]), cache_dir=cache)  # nothing left: the cache goes, a load rebuilds
     assert not any(folder.iterdir())
