@@ -109,8 +109,7 @@ def record_video_ids(record: dict[str, Any]) -> tuple[str, ...]:
                 m = re.match(r"^([A-Za-z0-9_-]{11})_\d{4}$", v)  # TH1KH chunk -> its YouTube video
                 if m:
                     found.append(m.group(1))
-    video = record.get("video")
-    path = video.get("path") if isinstance(video, dict) else None
+    path = _video_path(record)
     if path:
         stem = Path(str(path)).name.split(".")[0]
         if stem and stem != record.get("clip_id"):
@@ -119,6 +118,13 @@ def record_video_ids(record: dict[str, Any]) -> tuple[str, ...]:
     if cid:
         found.extend(video_ids_of(str(cid)))
     return tuple(dict.fromkeys(found))
+
+
+def _video_path(record: dict[str, Any]) -> str | None:
+    """The record's video file: `video.path` of a record, or the `video` column of a metadata row."""
+    video = record.get("video")
+    path = video.get("path") if isinstance(video, dict) else video
+    return str(path) if isinstance(path, str) and path else None
 
 
 def normalize_id(text: str) -> str | None:
@@ -219,8 +225,7 @@ class DeletionList:
     def _mentioned(self, record: dict[str, Any]) -> bool:
         """Cheap pre-check: does any listed id appear as a word in the record's `original` or video path?
         (Parsing every record's JSON costs seconds on a 270k-clip release.)"""
-        video = record.get("video")
-        text = f"{record.get('original') or ''} {video.get('path') if isinstance(video, dict) else ''}"
+        text = f"{record.get('original') or ''} {_video_path(record) or ''}"
         tokens = set(_TOKEN.findall(text))
         if not tokens.isdisjoint(self.ids):
             return True

@@ -278,6 +278,8 @@ def test_delete_source_rewrites_release_and_keeps_shared_files(tmp_path):
     assert any(c.path.name == "metadata.csv" and c.rows == 2 for c in res.changes)
     ds = fd.load_dataset("facevid-1k", "all", data_dir=str(root), cache_dir=str(tmp_path / "c2"))
     assert sorted(r for s in ds.values() for r in s["clip_id"]) == ["000701", "000703"]
+    forget("facevid-1k", ["shared"], cache_dir=cache, delete_source=True, release_root=root)  # a file's stem: its clips
+    assert not (root / "videos" / "shared.mp4").exists() and "000703" not in (root / "metadata.csv").read_text()
 
 
 def test_sharded_cache_and_derived_caches(tmp_path):
