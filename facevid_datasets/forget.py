@@ -147,7 +147,7 @@ def forget(
     result.problems += deletions.problems
     if not deletions:
         return result
-    scan = CopyScan(name, deletions, roots, protected, fenced, check)
+    scan = CopyScan(name, deletions, roots, protected, fenced, check, cache=cache)
     scan.run()
     result.changes, result.problems = scan.changes, result.problems + scan.problems
     if not check:

@@ -55,8 +55,12 @@ class CopyScan:
     """One pass over the folders: finds (and unless `check`, removes) every trace of the listed clips."""
 
     def __init__(self, name: str, deletions: DeletionList, roots: list[Path], protected: set[Path],
-                 fenced: list[Path], check: bool):  # fmt: skip
+                 fenced: list[Path], check: bool, cache: Path | None = None):  # fmt: skip
         self.name = name
+        # In the shared `datasets` cache only this package's folders are ours to clean by name or by a
+        # bare `clip_id`; another library's cache is touched only through rows whose `dataset` is ours.
+        self.cache = cache.resolve() if cache is not None else None
+        self.own = (name.replace("-", "_"),)
         self.deletions = deletions
         self.roots = [r.resolve() for r in roots]
         self.protected = {p.resolve() for p in protected}
@@ -104,6 +108,14 @@ class CopyScan:
             return False
         return any(p.is_relative_to(r) for r in self.roots)
 
+    def owned(self, path: Path) -> bool:
+        """Outside the `datasets` cache (a folder the user named), or in this package's part of it."""
+        p = path.parent.resolve() / path.name
+        if self.cache is None or not p.is_relative_to(self.cache) or p.parent == self.cache:
+            return True
+        top = p.relative_to(self.cache).parts[0]
+        return top.startswith("facevid_") or top in self.own
+
     # -- walking ----------------------------------------------------------------------------------
 
     def run(self) -> None:
@@ -134,7 +146,7 @@ class CopyScan:
     def visit(self, path: Path) -> None:
         if path.is_symlink():  # a link named after a clip goes; what it points at is not this folder's to touch
             hit = self.name_hit(path.name)
-            if hit is not None and self.allowed(path, follow=False):
+            if hit is not None and self.allowed(path, follow=False) and self.owned(path):
                 self.record(Change(path, "link", "removed", 0, hits={hit: {path.name.split(".")[0]}}), remove=True)
             return
         p = path.resolve()
@@ -153,11 +165,11 @@ class CopyScan:
                 self.text_rows(path, "jsonl")
             elif suffix in (".csv", ".tsv"):
                 self.text_rows(path, suffix[1:])
-            elif suffix in (".sqlite", ".sqlite3", ".db") or kind == "sqlite":
+            elif (suffix in (".sqlite", ".sqlite3", ".db") or kind == "sqlite") and self.owned(path):
                 self.sqlite(path)
-            elif suffix == ".json":
+            elif suffix == ".json" and self.owned(path):
                 self.json_file(path)
-            else:
+            elif self.owned(path):
                 hit = self.name_hit(path.name)
                 if hit is not None:
                     hits = {hit: {path.name.split(".")[0]}}
@@ -211,7 +223,7 @@ class CopyScan:
 
         batches = arrow_batches if kind == "arrow" else parquet_batches
         schema, match_cols = table_schema(path, kind)
-        if schema is None or "clip_id" not in schema.names:
+        if schema is None or "clip_id" not in schema.names or ("dataset" not in schema.names and not self.owned(path)):
             return
         hits: dict[str, set[str]] = {}
         for batch in batches(path, match_cols):
@@ -253,6 +265,8 @@ class CopyScan:
 
     def text_rows(self, path: Path, kind: str) -> None:
         """JSONL records, CSV tables (metadata, `clip_id` column) and TSV reports: drop the listed rows."""
+        if not self.owned(path):  # JSONL/CSV/TSV rows carry no `dataset` to tell ours apart
+            return
         if path.stat().st_size > _TEXT_LIMIT * 64:
             self.problems.append(f"{path}: too large to rewrite as text; not checked")
             return

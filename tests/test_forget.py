@@ -201,9 +201,14 @@ def test_cli_forget_small_formats_and_check_exit_codes(tmp_path):
     from facevid_datasets.schema import empty_record
 
     cache, other = tmp_path / "cache", tmp_path / "work"
-    (cache / "x").mkdir(parents=True)
-    copy = cache / "x" / "000690-0123456789ab.mp4"
+    copy = cache / "facevid_clips" / "facevid_1k" / "all" / "0123456789ab" / "000690.mp4"  # a clip a builder cut
+    copy.parent.mkdir(parents=True)
     copy.write_bytes(b"\x00" * 10)
+    foreign = cache / "another_library" / "000690.mp4"  # the shared cache's other tenants are not ours
+    foreign.parent.mkdir()
+    foreign.write_bytes(b"\x00")
+    foreign_table = cache / "another_library" / "index.parquet"
+    pq.write_table(pa.table({"clip_id": ["000690"]}), foreign_table)
     report = cache / "facevid_reports" / "facevid_1k" / "all" / "build_report.tsv"
     report.parent.mkdir(parents=True)
     report.write_text(
@@ -243,6 +248,7 @@ def test_cli_forget_small_formats_and_check_exit_codes(tmp_path):
     assert list(json.loads(memo.read_text())) == ["videos/000691.mp4"]
     assert pq.read_table(blob).column("dataset").to_pylist() == ["hdtf"]  # another dataset's clip is not this one
     assert not (other / "000690.mp4").is_symlink() and outside.is_file() and hdtf_clip.is_file()
+    assert foreign.is_file() and pq.read_table(foreign_table).num_rows == 1
     res = CliRunner().invoke(app, [*args, "--check"])
     assert res.exit_code == 0, res.output
     bad = CliRunner().invoke(app, ["forget", "facevid-1k", "--ids", str(ids), "--delete-source"])
