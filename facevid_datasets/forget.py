@@ -17,8 +17,10 @@
   builders, the Hub download of a release; and files a removed row pointed at inside these folders.
 
 Rows are filtered by the `dataset` column where a table has one, so another dataset's clip with the
-same id is left alone. Files are rewritten with pyarrow, csv and sqlite3 (nothing is unpickled) into a
-temporary file that replaces the original. The release folder itself is touched only with
+same id is left alone. Inside the shared `datasets` cache, files are removed by name, and tables
+without a `dataset` column are rewritten, only in this package's folders (`facevid_*`, the builder's
+own); other builders' folders are never touched. Files are rewritten with pyarrow, csv and sqlite3
+(nothing is unpickled) into a temporary file that replaces the original. The release folder itself is touched only with
 `delete_source=True` and `release_root`. Statistics folders (`summary.json` + PNGs) hold counts only:
 they are listed as stale, to be recomputed with `facevid stats`.
 

@@ -255,6 +255,30 @@ def test_cli_forget_small_formats_and_check_exit_codes(tmp_path):
     assert bad.exit_code != 0 and "--root" in bad.output
 
 
+def test_cli_forget_applies_the_hub_list(tmp_path, monkeypatch):
+    """The gated repo's deletions.txt: fetched into the cache; offline, an earlier copy serves, else a clear error."""
+    from huggingface_hub import constants
+
+    from facevid_datasets.cli import main
+
+    monkeypatch.setattr(constants, "HF_HUB_OFFLINE", True)
+    cache = tmp_path / "cache"
+    copy = cache / "facevid_clips" / "facevid_1k" / "all" / "k" / "000690.mp4"
+    copy.parent.mkdir(parents=True)
+    copy.write_bytes(b"\x00")
+    args = ["facevid", "forget", "facevid-1k", "--repo-id", "org/DH-FaceVid-1K", "--cache-dir", str(cache)]
+    monkeypatch.setattr("sys.argv", args)
+    with pytest.raises(SystemExit) as e:
+        main()
+    assert e.value.code == 1 and copy.exists()
+    hub_copy = cache / "facevid_hub" / "org--DH-FaceVid-1K" / "deletions.txt"
+    hub_copy.parent.mkdir(parents=True, exist_ok=True)
+    hub_copy.write_text("000690\n")
+    with pytest.raises(SystemExit) as e:
+        main()
+    assert e.value.code in (0, None) and not copy.exists() and hub_copy.is_file()
+
+
 def test_delete_source_rewrites_release_and_keeps_shared_files(tmp_path):
     root = tmp_path / "rel"
     (root / "videos").mkdir(parents=True)
