@@ -52,6 +52,7 @@ _COLLECTED_SEGMENT = re.compile(r"^(RS\d+)_segment_\d+_\d+_\d+$")
 _CURATION_SEGMENT = re.compile(r"^(.+)_s\d{3}$")
 _CUT_INDEX = re.compile(r"^(.*[A-Za-z].*?)_\d+$")
 _YOUTUBE_URL = re.compile(r"^https?://(?:www\.|m\.)?(?:youtube\.com/watch\?(?:.*&)?v=|youtu\.be/)([A-Za-z0-9_-]{11})")
+_TOKEN = re.compile(r"[A-Za-z0-9_-]+")
 _VIDEO_EXT = re.compile(r"\.(mp4|mkv|webm|mov|avi|m4a|wav)$", re.IGNORECASE)
 #: Keys of a record's `original` JSON that name the source video (CelebV `ytb_id`, VoxCeleb2
 #: `youtube_id`, HDTF `video`, TalkingHead-1KH `video_name` = `<ytid>_<chunk>`).
@@ -108,8 +109,7 @@ def record_video_ids(record: dict[str, Any]) -> tuple[str, ...]:
                 m = re.match(r"^([A-Za-z0-9_-]{11})_\d{4}$", v)  # TH1KH chunk -> its YouTube video
                 if m:
                     found.append(m.group(1))
-    video = record.get("video")
-    path = video.get("path") if isinstance(video, dict) else None
+    path = _video_path(record)
     if path:
         stem = Path(str(path)).name.split(".")[0]
         if stem and stem != record.get("clip_id"):
@@ -118,6 +118,13 @@ def record_video_ids(record: dict[str, Any]) -> tuple[str, ...]:
     if cid:
         found.extend(video_ids_of(str(cid)))
     return tuple(dict.fromkeys(found))
+
+
+def _video_path(record: dict[str, Any]) -> str | None:
+    """The record's video file: `video.path` of a record, or the `video` column of a metadata row."""
+    video = record.get("video")
+    path = video.get("path") if isinstance(video, dict) else video
+    return str(path) if isinstance(path, str) and path else None
 
 
 def normalize_id(text: str) -> str | None:
@@ -203,12 +210,26 @@ class DeletionList:
         cid = str(clip_id)
         if cid in self.ids:
             return cid
-        candidates = [video_id] if video_id else []
-        candidates += record_video_ids(record) if record is not None else video_ids_of(cid)
-        for v in candidates:
+        norm = normalize_id(cid) if ("/" in cid or "." in cid) else None  # path form, or a file name
+        if norm is not None and norm in self.ids:
+            return norm
+        for v in ([video_id] if video_id else []) + list(video_ids_of(norm or cid)):
             if v in self.ids:
                 return v
+        if record is not None and self._mentioned(record):
+            for v in record_video_ids(record):
+                if v in self.ids:
+                    return v
         return None
+
+    def _mentioned(self, record: dict[str, Any]) -> bool:
+        """Cheap pre-check: does any listed id appear as a word in the record's `original` or video path?
+        (Parsing every record's JSON costs seconds on a 270k-clip release.)"""
+        text = f"{record.get('original') or ''} {_video_path(record) or ''}"
+        tokens = set(_TOKEN.findall(text))
+        if not tokens.isdisjoint(self.ids):
+            return True
+        return any(len(t) == 16 and t[11] == "_" and t[:11] in self.ids for t in tokens)  # TH1KH `<ytid>_<chunk>`
 
     def covers(self, clip_id: str, video_id: str | None = None) -> bool:
         """Whether the list names this clip or its source video (given, or derived from the clip id)."""
@@ -318,8 +339,15 @@ def load_deletions(
     return out
 
 
+def forgotten_list(cache_dir: str | Path, name: str) -> Path:
+    """The ids `facevid forget` removed from this cache's copies of `name`, kept so a rebuild from the
+    (untouched) release does not bring them back: `<cache_dir>/facevid_forget/<name>/deletions.txt`."""
+    return Path(cache_dir) / "facevid_forget" / name / LIST_NAME
+
+
 def builder_deletions(builder: Any, root: str | Path | None = None) -> DeletionList:
-    """The lists that apply to a builder's build: its release folder's and its gated repo's.
+    """The lists that apply to a builder's build: the ids forgotten in its cache, its release folder's
+    list and its gated repo's.
 
     `root` is the release folder the builder reads (default: its `data_dir`; the packaged sample's
     folder for the `sample` config). The Hub list is fetched when the build goes through the Hub.
@@ -338,8 +366,10 @@ def builder_deletions(builder: Any, root: str | Path | None = None) -> DeletionL
     hub_dir = None
     if repo_id:
         hub_dir = Path(builder._cache_dir_root) / "facevid_hub" / repo_id.replace("/", "--")
-    return load_deletions(builder.NAME, root=root, repo_id=repo_id, revision=getattr(cfg, "revision", None),
-                          token=getattr(builder, "token", None), hub_dir=hub_dir)  # fmt: skip
+    local = forgotten_list(builder._cache_dir_root, builder.NAME)
+    return load_deletions(builder.NAME, ids=local if local.is_file() else None, root=root, repo_id=repo_id,
+                          revision=getattr(cfg, "revision", None), token=getattr(builder, "token", None),
+                          hub_dir=hub_dir)  # fmt: skip
 
 
 # -- applying a list ---------------------------------------------------------------------------------

@@ -14,21 +14,25 @@ def forget_cmd(
     also: list[Path] = typer.Option([], "--also", help="Another folder to clean: curated, training copies, exports"),
     delete_source: bool = typer.Option(False, "--delete-source", help="Delete from the release (--root) too"),
     root: Path = typer.Option(None, "--root", help="The release folder (its deletions.txt is applied too)"),
+    repo_id: str = typer.Option(None, "--repo-id", help="Gated Hub repo whose deletions.txt is applied too"),
     check: bool = typer.Option(False, "--check", help="Change nothing; list every copy still present (exit 1 if any)"),
     audit_log: Path = typer.Option(None, "--audit-log", help="Audit log (default: <cache>/facevid_forget/audit.jsonl)"),
 ) -> None:
     """Remove listed clips from the build cache, probe cache, curation, training copies, exports and reports,
-    and append one audit line per listed id. With --root, the release's own deletions.txt is applied too."""
+    and append one audit line per listed id. The lists of --root (its deletions.txt) and of the gated
+    --repo-id are applied too."""
     from .deletions import DeletionList, load_deletions
-    from .forget import forget
+    from .forget import default_cache_dir, forget
 
     if delete_source and root is None:
         typer.echo("facevid forget: --delete-source needs --root (the release folder to delete from)", err=True)
         raise typer.Exit(2)
-    if ids is None and root is None:
-        typer.echo("facevid forget: give the deletion list with --ids FILE (or --root with a deletions.txt)", err=True)
+    if ids is None and root is None and repo_id is None:
+        typer.echo("facevid forget: give the deletion list with --ids FILE (or --root / --repo-id)", err=True)
         raise typer.Exit(2)
-    deletions = load_deletions(name, ids=ids if ids is not None else DeletionList(), root=root)
+    hub_dir = (cache_dir or default_cache_dir()) / "facevid_hub" / repo_id.replace("/", "--") if repo_id else None
+    deletions = load_deletions(name, ids=ids if ids is not None else DeletionList(), root=root, repo_id=repo_id,
+                               hub_dir=hub_dir, strict=True)  # fmt: skip
     for line in deletions.problems:
         typer.echo(f"skipped: {line}", err=True)
     res = forget(name, deletions, cache_dir=cache_dir, extra_dirs=also, delete_source=delete_source,

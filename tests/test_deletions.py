@@ -230,3 +230,48 @@ def test_cli_info_shows_licence_terms():
 
     res = CliRunner().invoke(app, ["info", "facevid-1k"])
     assert res.exit_code == 0 and "dh-facevid-1k-research-license" in res.output and "20 frames" in res.output
+
+
+# -- a cutting builder (HDTF: clips cut from source videos) -----------------------------------------
+
+
+def _hdtf_release(root: Path) -> Path:
+    meta = root / "HDTF_dataset"
+    meta.mkdir(parents=True)
+    (meta / "RD_annotion_time.txt").write_text("Radio1.mp4 00:00-00:01 00:01-00:02\nRadio2.mp4 00:00-00:01\n")
+    (meta / "RD_resolution.txt").write_text("Radio1.mp4 120\nRadio2.mp4 120\n")
+    (meta / "RD_crop_wh.txt").write_text(
+        "Radio1_0.mp4 20 120 0 120\nRadio1_1.mp4 20 120 0 120\nRadio2_0.mp4 20 120 0 120\n"
+    )
+    for v in ("Radio1", "Radio2"):
+        make_index_video(root / "videos" / f"{v}.mp4", 20, 10.0, (120, 160), audio=False)
+    return root
+
+
+def test_forget_a_source_video_of_a_cutting_builder(tmp_path):
+    from facevid_datasets.forget import forget
+
+    root, cache = _hdtf_release(tmp_path / "hdtf"), tmp_path / "cache"
+    ds = fd.load_dataset("hdtf", data_dir=str(root), cache_dir=str(cache))
+    assert sorted(r for s in ds.values() for r in s["clip_id"]) == ["Radio1_0", "Radio1_1", "Radio2_0"]
+    res = forget("hdtf", ["Radio1"], cache_dir=cache, release_root=root)
+    removed = {c.path.name for c in res.changes if c.action == "removed"}
+    assert removed == {"Radio1_0.mp4", "Radio1_1.mp4", "hdtf-train.arrow"}  # the train split held Radio1 only
+    again = fd.load_dataset("hdtf", data_dir=str(root), cache_dir=str(cache))
+    assert [r for s in again.values() for r in s["clip_id"]] == ["Radio2_0"]
+    clips = sorted(p.name for p in (cache / "facevid_clips").rglob("*.mp4"))
+    assert clips == ["Radio2_0.mp4"] and (root / "videos" / "Radio1.mp4").is_file()
+    assert forget("hdtf", ["Radio1"], cache_dir=cache, check=True).present == []
+
+
+@pytest.mark.skipif(
+    not WIRED, reason="wired at merge: the cutting builders' plans must go through deletions.Withholder"
+)
+def test_shipped_list_withholds_clips_of_a_cutting_builder(tmp_path):
+    root, cache = _hdtf_release(tmp_path / "hdtf"), tmp_path / "cache"
+    (root / "deletions.txt").write_text("Radio1\n")
+    ds = fd.load_dataset("hdtf", data_dir=str(root), cache_dir=str(cache))
+    assert [r for s in ds.values() for r in s["clip_id"]] == ["Radio2_0"]
+    assert sorted(p.name for p in (cache / "facevid_clips").rglob("*.mp4")) == ["Radio2_0.mp4"]  # never cut
+    rows = BuildReport(cache / "facevid_reports" / "hdtf" / "default" / "build_report.tsv").rows()
+    assert sorted((r.clip_id, r.status) for r in rows) == [("Radio1_0", WITHHELD), ("Radio1_1", WITHHELD)]

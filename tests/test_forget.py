@@ -114,7 +114,10 @@ def test_no_trace_left_in_any_artifact(world):
     tmp, res = world["tmp"], world["result"]
     assert world["before"]["kept"], "the lenient curation keeps clips, so kept records and keypoints exist"
     assert BY_CLIP in world["before"]["kept"]
-    skip = {res.audit_log.resolve(), world["ids"].resolve()}
+    from facevid_datasets.deletions import forgotten_list
+
+    remembered = forgotten_list(world["cache"], "facevid-1k")  # the ids themselves, so rebuilds withhold them
+    skip = {res.audit_log.resolve(), world["ids"].resolve(), remembered.resolve()}
     folders = [world["cache"], tmp / "curated", tmp / "copies", tmp / "export"]
     assert _traces(folders, GONE, world["media"], skip) == []
     kinds = {c.kind for c in res.changes}
@@ -148,6 +151,18 @@ def test_every_other_clip_is_intact(world):
         stems = {Path(p).stem for (p,) in con.execute("SELECT path FROM probe")}
     assert stems and not stems & GONE
     assert (world["root"] / "videos" / "collected" / "000701.mp4").is_file()  # the release is not touched
+
+
+def test_later_builds_with_this_cache_withhold_the_forgotten_ids(world):
+    from facevid_datasets.deletions import builder_deletions
+    from facevid_datasets.loading import load_builder
+
+    builder = load_builder("facevid-1k", "all", data_dir=str(world["root"]), cache_dir=str(world["cache"]))
+    deletions = builder_deletions(builder)
+    assert all(deletions.covers(c) for c in GONE) and not deletions.covers("000687")
+    assert list(deletions.ids) == [BY_CLIP, BY_VIDEO]
+    other = load_builder("facevid-1k", "all", data_dir=str(world["root"]), cache_dir=str(world["tmp"] / "other"))
+    assert not builder_deletions(other)  # a list of the cache it was forgotten from, not a global one
 
 
 def test_audit_log_one_line_per_listed_id(world):
@@ -186,9 +201,14 @@ def test_cli_forget_small_formats_and_check_exit_codes(tmp_path):
     from facevid_datasets.schema import empty_record
 
     cache, other = tmp_path / "cache", tmp_path / "work"
-    (cache / "x").mkdir(parents=True)
-    copy = cache / "x" / "000690-0123456789ab.mp4"
+    copy = cache / "facevid_clips" / "facevid_1k" / "all" / "0123456789ab" / "000690.mp4"  # a clip a builder cut
+    copy.parent.mkdir(parents=True)
     copy.write_bytes(b"\x00" * 10)
+    foreign = cache / "another_library" / "000690.mp4"  # the shared cache's other tenants are not ours
+    foreign.parent.mkdir()
+    foreign.write_bytes(b"\x00")
+    foreign_table = cache / "another_library" / "index.parquet"
+    pq.write_table(pa.table({"clip_id": ["000690"]}), foreign_table)
     report = cache / "facevid_reports" / "facevid_1k" / "all" / "build_report.tsv"
     report.parent.mkdir(parents=True)
     report.write_text(
@@ -208,6 +228,13 @@ def test_cli_forget_small_formats_and_check_exit_codes(tmp_path):
     (other / "stats").mkdir()
     (other / "stats" / "summary.json").write_text(json.dumps({"clips": 30, "hours": 0.1}))
     (other / "stats" / "overview.png").write_bytes(b"png")
+    outside = tmp_path / "elsewhere" / "000690.mp4"
+    outside.parent.mkdir()
+    outside.write_bytes(b"\x00")
+    (other / "000690.mp4").symlink_to(outside)  # e.g. a folder of links handed to `facevid curate`
+    hdtf_clip = cache / "facevid_clips" / "hdtf" / "default" / "k" / "000690.mp4"  # another builder's clip
+    hdtf_clip.parent.mkdir(parents=True)
+    hdtf_clip.write_bytes(b"\x00")
     ids = tmp_path / "ids.txt"
     ids.write_text("000690\nnot an id!\n")
     args = ["forget", "facevid-1k", "--ids", str(ids), "--cache-dir", str(cache), "--also", str(other)]
@@ -220,10 +247,36 @@ def test_cli_forget_small_formats_and_check_exit_codes(tmp_path):
     assert [line.split("\t")[0] for line in report.read_text().splitlines()] == ["clip_id", "000691"]
     assert list(json.loads(memo.read_text())) == ["videos/000691.mp4"]
     assert pq.read_table(blob).column("dataset").to_pylist() == ["hdtf"]  # another dataset's clip is not this one
+    assert not (other / "000690.mp4").is_symlink() and outside.is_file() and hdtf_clip.is_file()
+    assert foreign.is_file() and pq.read_table(foreign_table).num_rows == 1
     res = CliRunner().invoke(app, [*args, "--check"])
     assert res.exit_code == 0, res.output
     bad = CliRunner().invoke(app, ["forget", "facevid-1k", "--ids", str(ids), "--delete-source"])
     assert bad.exit_code != 0 and "--root" in bad.output
+
+
+def test_cli_forget_applies_the_hub_list(tmp_path, monkeypatch):
+    """The gated repo's deletions.txt: fetched into the cache; offline, an earlier copy serves, else a clear error."""
+    from huggingface_hub import constants
+
+    from facevid_datasets.cli import main
+
+    monkeypatch.setattr(constants, "HF_HUB_OFFLINE", True)
+    cache = tmp_path / "cache"
+    copy = cache / "facevid_clips" / "facevid_1k" / "all" / "k" / "000690.mp4"
+    copy.parent.mkdir(parents=True)
+    copy.write_bytes(b"\x00")
+    args = ["facevid", "forget", "facevid-1k", "--repo-id", "org/DH-FaceVid-1K", "--cache-dir", str(cache)]
+    monkeypatch.setattr("sys.argv", args)
+    with pytest.raises(SystemExit) as e:
+        main()
+    assert e.value.code == 1 and copy.exists()
+    hub_copy = cache / "facevid_hub" / "org--DH-FaceVid-1K" / "deletions.txt"
+    hub_copy.parent.mkdir(parents=True, exist_ok=True)
+    hub_copy.write_text("000690\n")
+    with pytest.raises(SystemExit) as e:
+        main()
+    assert e.value.code in (0, None) and not copy.exists() and hub_copy.is_file()
 
 
 def test_delete_source_rewrites_release_and_keeps_shared_files(tmp_path):
@@ -255,6 +308,8 @@ def test_delete_source_rewrites_release_and_keeps_shared_files(tmp_path):
     assert any(c.path.name == "metadata.csv" and c.rows == 2 for c in res.changes)
     ds = fd.load_dataset("facevid-1k", "all", data_dir=str(root), cache_dir=str(tmp_path / "c2"))
     assert sorted(r for s in ds.values() for r in s["clip_id"]) == ["000701", "000703"]
+    forget("facevid-1k", ["shared"], cache_dir=cache, delete_source=True, release_root=root)  # a file's stem: its clips
+    assert not (root / "videos" / "shared.mp4").exists() and "000703" not in (root / "metadata.csv").read_text()
 
 
 def test_sharded_cache_and_derived_caches(tmp_path):
@@ -293,3 +348,5 @@ def test_sharded_cache_and_derived_caches(tmp_path):
     reader = datasets.arrow_reader.ArrowReader(str(folder), info2)
     got = datasets.Dataset(**reader.read("facevid_1k", "train", list(info2.splits.values())))
     assert got["clip_id"] == ["000000", "000001", "000002", "000003", "000005"]
+    forget("facevid-1k", list(got["clip_id"]), cache_dir=cache)  # nothing left: the cache goes, a load rebuilds
+    assert not any(folder.iterdir())

@@ -1,0 +1,380 @@
+"""The walk behind `forget`: every file under the scanned folders that holds a listed clip, found by
+format (tables by their `clip_id` rows, sqlite by key, files by name) and, unless checking, rewritten
+without it or removed."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import os
+import re
+import sqlite3
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from .deletions import LIST_NAME, DeletionList
+from .forget_files import (
+    PATH_KEYS,
+    TableWriter,
+    arrow_batches,
+    drop_empty_splits,
+    magic,
+    parquet_batches,
+    path_columns,
+    paths_of,
+    table_schema,
+    update_dataset_info,
+)
+
+#: Suffix of a file name keyed by a hash (`<stem>-<12 hex>.mp4` training copies, `<clip>-<16 hex>.npz`).
+_KEY_SUFFIX = re.compile(r"-[0-9a-f]{8,40}$")
+_TEXT_LIMIT = 16 << 20
+
+
+@dataclass
+class Change:
+    """One file that held a listed clip: what was (or, with `check`, would be) done to it."""
+
+    path: Path
+    kind: str  # "arrow", "parquet", "jsonl", "csv", "tsv", "sqlite", "json", "file", "stats"
+    action: str  # "removed", "rewritten", "present" (check), "stale" (statistics to recompute)
+    size_before: int
+    size_after: int | None = None
+    rows: int = 0
+    hits: dict[str, set[str]] = field(default_factory=dict)  # listed id -> clip ids found in this file
+
+    def audit(self) -> dict[str, Any]:
+        return {"path": str(self.path), "action": self.action, "size_before": self.size_before,
+                "size_after": self.size_after, "rows": self.rows}  # fmt: skip
+
+
+class CopyScan:
+    """One pass over the folders: finds (and unless `check`, removes) every trace of the listed clips."""
+
+    def __init__(self, name: str, deletions: DeletionList, roots: list[Path], protected: set[Path],
+                 fenced: list[Path], check: bool, cache: Path | None = None):  # fmt: skip
+        self.name = name
+        # In the shared `datasets` cache only this package's folders are ours to clean by name or by a
+        # bare `clip_id`; another library's cache is touched only through rows whose `dataset` is ours.
+        self.cache = cache.resolve() if cache is not None else None
+        self.own = (name.replace("-", "_"),)
+        self.deletions = deletions
+        self.roots = [r.resolve() for r in roots]
+        self.protected = {p.resolve() for p in protected}
+        self.fenced = [f.resolve() for f in fenced]  # folders never touched (the release, unless delete_source)
+        self.check = check
+        self.changes: list[Change] = []
+        self.problems: list[str] = []
+        self.done: set[Path] = set()
+        self.rewritten_dirs: set[Path] = set()
+        self.stats: list[Path] = []
+
+    # -- matching ---------------------------------------------------------------------------------
+
+    def name_hit(self, filename: str) -> str | None:
+        """The listed id a file is named after (`000680.mp4`, `000680-3fa2c1d9e0b7.mp4`, `Czb5Ml9VDsI_0_s001.mp4`)."""
+        base = filename.split(".")[0]
+        for cand in dict.fromkeys((base, _KEY_SUFFIX.sub("", base))):
+            if cand:
+                hit = self.deletions.match(cand)
+                if hit is not None:
+                    return hit
+        return None
+
+    def row_hit(self, row: dict[str, Any]) -> str | None:
+        """The listed id covering a table row (by clip id, parent clip, or the source video it names)."""
+        ds = row.get("dataset")
+        if ds not in (None, "", self.name):
+            return None
+        for key in ("clip_id", "parent_id"):
+            cid = row.get(key)
+            if cid not in (None, ""):
+                hit = self.deletions.match(str(cid), record=row if key == "clip_id" else None)
+                if hit is not None:
+                    return hit
+        return None
+
+    def allowed(self, path: Path, follow: bool = True) -> bool:
+        """A file (or with `follow=False`, a link itself) inside the scanned folders, not protected and
+        not in a fenced folder."""
+        try:
+            p = path.resolve() if follow else path.parent.resolve() / path.name
+        except OSError:
+            return False
+        if p in self.protected or any(p.is_relative_to(f) for f in self.fenced):
+            return False
+        return any(p.is_relative_to(r) for r in self.roots)
+
+    def owned(self, path: Path) -> bool:
+        """Outside the `datasets` cache (a folder the user named), or in this package's part of it."""
+        p = path.parent.resolve() / path.name
+        if self.cache is None or not p.is_relative_to(self.cache) or p.parent == self.cache:
+            return True
+        top = p.relative_to(self.cache).parts[0]
+        return top.startswith("facevid_") or top in self.own
+
+    # -- walking ----------------------------------------------------------------------------------
+
+    def run(self) -> None:
+        for root in self.roots:
+            if root.is_file():
+                self.visit(root)
+                continue
+            for dirpath, dirnames, filenames in os.walk(root):
+                d = Path(dirpath)
+                if any(d.resolve().is_relative_to(f) for f in self.fenced):
+                    dirnames[:] = []
+                    continue
+                dirnames[:] = sorted(n for n in dirnames if n not in (".git", "__pycache__"))
+                for fn in sorted(filenames):
+                    self.visit(d / fn)
+        for d in sorted(self.rewritten_dirs):  # map/filter results of a rewritten cache: rows or indices are stale
+            for p in sorted(d.glob("cache-*.arrow")):
+                if p.resolve() not in self.done:
+                    self.record(Change(p, "arrow", "removed", p.stat().st_size), remove=True)
+            for p in drop_empty_splits(d):  # emptied splits: the split goes, or the whole cache when none is left
+                before = [c for c in self.changes if c.path == p]
+                self.changes = [c for c in self.changes if c.path != p]
+                size, hits = (before[0].size_before, before[0].hits) if before else (p.stat().st_size, {})
+                self.record(Change(p, "cache", "removed", size, hits=hits), remove=True)
+        if any(c.action in ("removed", "rewritten") for c in self.changes):
+            self.changes += [Change(p, "stats", "stale", p.stat().st_size) for p in self.stats]
+
+    def visit(self, path: Path) -> None:
+        if path.is_symlink():  # a link named after a clip goes; what it points at is not this folder's to touch
+            hit = self.name_hit(path.name)
+            if hit is not None and self.allowed(path, follow=False) and self.owned(path):
+                self.record(Change(path, "link", "removed", 0, hits={hit: {path.name.split(".")[0]}}), remove=True)
+            return
+        p = path.resolve()
+        if p in self.done or not self.allowed(path) or not path.is_file():
+            return
+        if path.name == LIST_NAME or path.name.endswith((".lock", ".incomplete")) or ".forget.tmp" in path.name:
+            return
+        suffix = path.suffix.lower()
+        kind = magic(path) if suffix == "" else None
+        try:
+            if suffix == ".arrow" or kind == "arrow":
+                self.table(path, "arrow")
+            elif suffix == ".parquet" or kind == "parquet":
+                self.table(path, "parquet")
+            elif suffix == ".jsonl":
+                self.text_rows(path, "jsonl")
+            elif suffix in (".csv", ".tsv"):
+                self.text_rows(path, suffix[1:])
+            elif (suffix in (".sqlite", ".sqlite3", ".db") or kind == "sqlite") and self.owned(path):
+                self.sqlite(path)
+            elif suffix == ".json" and self.owned(path):
+                self.json_file(path)
+            elif self.owned(path):
+                hit = self.name_hit(path.name)
+                if hit is not None:
+                    hits = {hit: {path.name.split(".")[0]}}
+                    self.record(Change(path, "file", "removed", path.stat().st_size, hits=hits), remove=True)
+        except Exception as e:  # one unreadable file must not stop the others from being cleaned
+            self.problems.append(f"{path}: could not be checked ({type(e).__name__}: {e})")
+
+    def record(self, change: Change, *, remove: bool = False, replace: Path | None = None) -> None:
+        """Note a change; unless checking, delete the file or move the rewritten `replace` over it."""
+        self.done.add(change.path if change.path.is_symlink() else change.path.resolve())
+        if self.check:
+            change.action = "present"
+            if replace is not None:
+                replace.unlink(missing_ok=True)
+        elif remove:
+            change.path.unlink(missing_ok=True)
+            change.size_after = 0
+        elif replace is not None:
+            os.replace(replace, change.path)
+            change.size_after = change.path.stat().st_size
+        self.changes.append(change)
+
+    def referenced(self, table_path: Path, gone: list[tuple[str, dict]], keep: list[dict]) -> None:
+        """Delete files the removed rows point at (inside the scanned folders) unless a kept row shares them.
+
+        `gone`: (listed id, {clip_id, path columns}) of each removed row; `keep`: path columns of kept rows.
+        """
+
+        def paths(row: dict[str, Any]) -> Iterator[Path]:
+            for key in PATH_KEYS:
+                v = row.get(key)
+                if isinstance(v, str) and v:
+                    p = Path(v)
+                    yield p if p.is_absolute() else table_path.parent / p
+
+        shared = {p.resolve() for row in keep for p in paths(row)}
+        for hit, row in gone:
+            for p in paths(row):
+                r = p.resolve()
+                if r not in shared and r not in self.done and p.is_file() and self.allowed(p):
+                    hits = {hit: {str(row.get("clip_id"))}}
+                    self.record(Change(p, "file", "removed", p.stat().st_size, hits=hits), remove=True)
+
+    # -- formats ----------------------------------------------------------------------------------
+
+    def table(self, path: Path, kind: str) -> None:
+        """Arrow (IPC stream or file) or Parquet with a `clip_id` column: rewrite without the listed rows.
+
+        Rows are matched on a few small columns; video bytes are never turned into Python objects."""
+        import pyarrow as pa
+
+        batches = arrow_batches if kind == "arrow" else parquet_batches
+        schema, match_cols = table_schema(path, kind)
+        if schema is None or "clip_id" not in schema.names or ("dataset" not in schema.names and not self.owned(path)):
+            return
+        hits: dict[str, set[str]] = {}
+        for batch in batches(path, match_cols):
+            for row in batch.to_pylist():
+                hit = self.row_hit(row)
+                if hit is not None:
+                    hits.setdefault(hit, set()).add(str(row["clip_id"]))
+        if not hits:
+            return
+        derived = path.name.startswith("cache-") and (path.parent / "dataset_info.json").is_file()
+        if derived or self.check:  # a map/filter result is recomputed on demand: delete it whole
+            self.record(Change(path, kind, "removed", path.stat().st_size, hits=hits), remove=True)
+            return
+        tmp = path.with_name(f".{path.name}.forget.tmp")
+        gone: list[tuple[str, dict]] = []
+        keep: list[dict] = []
+        removed_rows = removed_bytes = 0
+        with TableWriter(tmp, schema, kind, path) as write:
+            for batch in batches(path, None):
+                rows = batch.select(match_cols).to_pylist()
+                refs = path_columns(batch)
+                mask = []
+                for row, ref in zip(rows, refs, strict=True):
+                    hit = self.row_hit(row)
+                    mask.append(hit is None)
+                    if hit is None:
+                        keep.append(ref)
+                    else:
+                        gone.append((hit, {"clip_id": row["clip_id"], **ref}))
+                kept = batch.filter(pa.array(mask, pa.bool_()))
+                removed_rows += batch.num_rows - kept.num_rows
+                removed_bytes += batch.nbytes - kept.nbytes
+                write(kept)
+        self.record(Change(path, kind, "rewritten", path.stat().st_size, rows=removed_rows, hits=hits), replace=tmp)
+        if kind == "arrow":
+            self.rewritten_dirs.add(path.parent)
+            update_dataset_info(path, removed_rows, removed_bytes)
+        self.referenced(path, gone, keep)
+
+    def text_rows(self, path: Path, kind: str) -> None:
+        """JSONL records, CSV tables (metadata, `clip_id` column) and TSV reports: drop the listed rows."""
+        if not self.owned(path):  # JSONL/CSV/TSV rows carry no `dataset` to tell ours apart
+            return
+        if path.stat().st_size > _TEXT_LIMIT * 64:
+            self.problems.append(f"{path}: too large to rewrite as text; not checked")
+            return
+        text = path.read_bytes().decode("utf-8-sig", errors="surrogateescape")
+        hits: dict[str, set[str]] = {}
+        gone: list[tuple[str, dict]] = []
+        keep: list[dict] = []
+        if kind == "jsonl":
+            out: list[str] = []
+            for line in text.splitlines(keepends=True):
+                try:
+                    row = json.loads(line) if line.strip() else None
+                except json.JSONDecodeError:
+                    row = None
+                hit = self.row_hit(row) if isinstance(row, dict) else None
+                if hit is None:
+                    out.append(line)
+                    if isinstance(row, dict):
+                        keep.append(paths_of(row))
+                else:
+                    hits.setdefault(hit, set()).add(str(row["clip_id"]))
+                    gone.append((hit, {"clip_id": row["clip_id"], **paths_of(row)}))
+            new = "".join(out)
+        else:
+            delim = "\t" if kind == "tsv" else ","
+            rows = list(csv.reader(io.StringIO(text, newline=""), delimiter=delim))
+            if not rows or "clip_id" not in rows[0]:
+                return
+            header = rows[0]
+            buf = io.StringIO()
+            w = csv.writer(buf, delimiter=delim, lineterminator="\n")
+            w.writerow(header)
+            for r in rows[1:]:
+                row = dict(zip(header, r, strict=False))
+                hit = self.row_hit(row) if row.get("clip_id") else None
+                if hit is None:
+                    w.writerow(r)
+                    keep.append(paths_of(row))
+                else:
+                    hits.setdefault(hit, set()).add(row["clip_id"])
+                    gone.append((hit, {"clip_id": row["clip_id"], **paths_of(row)}))
+            new = buf.getvalue()
+        if not hits:
+            return
+        tmp = path.with_name(f".{path.name}.forget.tmp")
+        tmp.write_bytes(new.encode("utf-8", errors="surrogateescape"))
+        self.record(Change(path, kind, "rewritten", path.stat().st_size, rows=len(gone), hits=hits), replace=tmp)
+        if kind != "tsv":  # a build report's `file` column names the source, not a copy
+            self.referenced(path, gone, keep)
+
+    def sqlite(self, path: Path) -> None:
+        """Tables keyed by `clip_id` or by file `path` (the probe cache): delete the listed rows, then VACUUM."""
+        con = sqlite3.connect(f"file:{path}?mode={'ro' if self.check else 'rw'}", uri=True, timeout=30)
+        size = path.stat().st_size
+        hits: dict[str, set[str]] = {}
+        doomed: dict[str, list[int]] = {}
+        try:
+            tables = [r[0] for r in con.execute("SELECT name FROM sqlite_master WHERE type='table'")]
+            for t in tables:
+                cols = {r[1] for r in con.execute(f'PRAGMA table_info("{t}")')}
+                key = "clip_id" if "clip_id" in cols else "path" if "path" in cols else None
+                if key is None:
+                    continue
+                for rowid, value in con.execute(f'SELECT rowid, "{key}" FROM "{t}"'):
+                    if value is None:
+                        continue
+                    name = str(value) if key == "clip_id" else Path(str(value)).name
+                    hit = self.deletions.match(name) if key == "clip_id" else self.name_hit(name)
+                    if hit is not None:
+                        hits.setdefault(hit, set()).add(name.split(".")[0])
+                        doomed.setdefault(t, []).append(rowid)
+            if hits and not self.check:
+                for t, rowids in doomed.items():
+                    con.executemany(f'DELETE FROM "{t}" WHERE rowid=?', [(r,) for r in rowids])
+                con.commit()
+                con.execute("VACUUM")
+        finally:
+            con.close()
+        if hits:
+            n = sum(len(v) for v in doomed.values())
+            self.done.add(path.resolve())
+            change = Change(path, "sqlite", "present" if self.check else "rewritten", size, rows=n, hits=hits)
+            change.size_after = None if self.check else path.stat().st_size
+            self.changes.append(change)
+
+    def json_file(self, path: Path) -> None:
+        """Objects keyed by file path (the Hub download's `verified.json`): drop listed keys. A statistics
+        summary (counts only) is listed as stale once something was removed."""
+        if path.stat().st_size > _TEXT_LIMIT:
+            return
+        try:
+            data = json.loads(path.read_text(encoding="utf-8-sig"))
+        except (json.JSONDecodeError, UnicodeDecodeError):
+            return
+        if not isinstance(data, dict):
+            return
+        if path.name == "summary.json" and {"clips", "hours"} <= set(data) and (path.parent / "overview.png").exists():
+            self.stats.append(path)
+            return
+        hits: dict[str, set[str]] = {}
+        drop = set()
+        for k in data:
+            hit = self.name_hit(Path(k).name)
+            if hit is not None:
+                hits.setdefault(hit, set()).add(Path(k).name.split(".")[0])
+                drop.add(k)
+        if not hits:
+            return
+        tmp = path.with_name(f".{path.name}.forget.tmp")
+        tmp.write_text(json.dumps({k: v for k, v in data.items() if k not in drop}))
+        self.record(Change(path, "json", "rewritten", path.stat().st_size, rows=len(drop), hits=hits), replace=tmp)
