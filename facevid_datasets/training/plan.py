@@ -19,6 +19,8 @@ import numpy as np
 from torch.utils.data import Dataset
 
 from ..media import probe
+from .conditions import EMO_CONTEXT, context_times, head_speed
+from .context_frames import FrameSet, identity_reference, motion_frames, reference_frames
 
 if TYPE_CHECKING:
     from .streaming import StreamingClipDataset
@@ -73,6 +75,11 @@ class ClipPlan:
     keypoints: np.ndarray | None = None  # (T, K, 3) x, y, confidence for the sampled frames
     keypoint_format: str | None = None
     head_pose: np.ndarray | None = None  # (T, 3) yaw, pitch, roll in degrees
+    face_boxes: np.ndarray | None = None  # (T, 5) x0, y0, x1, y1, confidence in stored pixels (0: no face)
+    head_speed: np.ndarray | None = None  # (T + 2m,) head rotation, degrees per output frame, m frames each side
+    head_speed_known: np.ndarray | None = None  # (T + 2m,) bool: both poses of the step known
+    motion: FrameSet | None = None  # the output frames before the window (Hallo's motion frames)
+    reference: FrameSet | None = None  # appearance frames outside the window, or of another clip
     labels: dict[str, Any] = field(default_factory=dict)  # caption, attributes, source, language, ...
     duration: float = 0.0  # seconds of the whole stored clip
     epoch: int = 0
@@ -178,6 +185,24 @@ def _sample_pose(pose: Mapping[str, Any] | None, indices: np.ndarray) -> np.ndar
     return arr[np.minimum(indices, len(arr) - 1)]
 
 
+def _pose_track(pose: Mapping[str, Any] | None) -> np.ndarray | None:
+    """The clip's per-frame (yaw, pitch, roll) track (N, 3), or None when any angle list is missing."""
+    if not pose or any(pose.get(k) is None for k in ("yaw", "pitch", "roll")):
+        return None
+    track = np.stack([np.asarray(pose[k], dtype=np.float64) for k in ("yaw", "pitch", "roll")], axis=-1)
+    return track if len(track) else None
+
+
+def _sample_boxes(fb: Mapping[str, Any] | None, indices: np.ndarray) -> np.ndarray | None:
+    """Face boxes (T, 5) at `indices`, or None when the record has none."""
+    if not fb or not fb.get("boxes"):
+        return None
+    boxes = np.asarray(fb["boxes"], dtype=np.float32)
+    if boxes.ndim != 2 or boxes.shape[1] != 5:
+        return None
+    return boxes[np.minimum(indices, len(boxes) - 1)]
+
+
 def _video_source(rec: Mapping[str, Any]) -> str | bytes:
     v = rec.get("video") or {}
     if isinstance(v, str):
@@ -212,10 +237,16 @@ class ClipSpec:
     start: Start | float = "random"
     short: Short = "pad"
     seed: int = 0
+    motion: int = 0
+    reference: int = 0
+    speed_context: int = EMO_CONTEXT
 
     def __post_init__(self) -> None:
         if self.frames < 1 or self.stride < 1:
             raise ValueError(f"frames ({self.frames}) and stride ({self.stride}) must be >= 1")
+        if min(self.motion, self.reference, self.speed_context) < 0:
+            raise ValueError(f"motion ({self.motion}), reference ({self.reference}) and speed_context "
+                             f"({self.speed_context}) must be >= 0")
         if isinstance(self.fps, _DefaultFps):  # stride given, fps left at its default: source rate
             self.fps = None if self.stride != 1 else DEFAULT_FPS
         if self.fps is not None and self.fps <= 0:
@@ -315,13 +346,29 @@ def _record_timing(rec: Mapping[str, Any], video: str | bytes) -> tuple[float, i
     return info.fps, info.num_frames
 
 
-def make_plan(rec: Mapping[str, Any], spec: ClipSpec, rng: np.random.Generator, row: int = -1) -> ClipPlan:
-    """The plan for one clip of record `rec` (raises ValueError when the record cannot be planned)."""
+def make_plan(rec: Mapping[str, Any], spec: ClipSpec, rng: np.random.Generator, row: int = -1,
+              reference_record: Mapping[str, Any] | None = None) -> ClipPlan:
+    """The plan for one clip of record `rec` (raises ValueError when the record cannot be planned).
+
+    `reference_record`: another clip of the same identity to take the reference frames from.
+    """
     video = _video_source(rec)
     src_fps, n = _record_timing(rec, video)
     idx, times, valid, out_fps = spec.choose(n, src_fps, rng)
     kps, kp_format = _sample_keypoints(rec.get("keypoints"), idx)
     pose = rec.get("head_pose") or {}
+    speed = known = None
+    track = _pose_track(pose)
+    if track is not None:
+        speed, known = head_speed(track, src_fps, context_times(times, float(out_fps), spec.speed_context),
+                                  float(out_fps))
+    motion = reference = None
+    if spec.motion:
+        motion = motion_frames(float(times[0]), spec.motion, float(out_fps), src_fps)
+        motion.valid &= motion.indices < n
+        motion.keypoints = _sample_keypoints(rec.get("keypoints"), motion.indices)[0]
+    if spec.reference:
+        reference = _reference(rec, reference_record, idx[valid] if valid.any() else idx, n, src_fps, spec, rng)
     attrs = rec.get("attributes") or {}
     labels = {
         "caption": rec.get("caption"),
@@ -347,9 +394,30 @@ def make_plan(rec: Mapping[str, Any], spec: ClipSpec, rng: np.random.Generator, 
         keypoints=kps,
         keypoint_format=kp_format,
         head_pose=_sample_pose(pose, idx),
+        face_boxes=_sample_boxes(rec.get("face_boxes"), idx),
+        head_speed=speed,
+        head_speed_known=known,
+        motion=motion,
+        reference=reference,
         labels=labels,
         duration=float(rec.get("duration") or n / src_fps),
     )
+
+
+def _reference(rec: Mapping[str, Any], other: Mapping[str, Any] | None, window: np.ndarray, n: int,
+               src_fps: float, spec: ClipSpec, rng: np.random.Generator) -> FrameSet:
+    """Reference frames outside the window, or from `other` (a clip of the same identity) when given."""
+    if other is None:
+        ref = reference_frames(window, n, spec.reference, src_fps, rng)
+        ref.keypoints = _sample_keypoints(rec.get("keypoints"), ref.indices)[0]
+        return ref
+    video = _video_source(other)
+    fps, num = _record_timing(other, video)
+    ref = identity_reference(num, spec.reference, fps, rng)
+    ref.video, ref.clip_id = video, str(other.get("clip_id"))
+    ref.width, ref.height = int(other.get("width") or 0), int(other.get("height") or 0)
+    ref.keypoints = _sample_keypoints(other.get("keypoints"), ref.indices)[0]
+    return ref
 
 
 def draw_rng(seed: int, draw: Draw) -> np.random.Generator:
@@ -368,6 +436,12 @@ class ClipDataset(Dataset):
     than needed are padded (last frame repeated, masked), looped, or skipped (`short`, listed in
     `.skipped`). Random starts are seeded by (seed, row, epoch, global draw index), so a resumed run
     plans the same clips.
+
+    `motion=n` adds the n output frames before the window (Hallo's motion frames; masked before the
+    clip's start); `reference=k` adds k frames outside the window for appearance (Hallo, EMO, MCDM), from
+    the same clip or, with `reference_from="identity"`, from another clip of the same identity (the same
+    clip when it has no other). `speed_context` is the +-m frames of head-rotation speed each plan
+    carries for EMO's speed buckets.
     """
 
     def __init__(
@@ -380,13 +454,23 @@ class ClipDataset(Dataset):
         start: Start | float = "random",
         short: Short = "pad",
         seed: int = 0,
+        motion: int = 0,
+        reference: int = 0,
+        reference_from: Literal["clip", "identity"] = "clip",
+        speed_context: int = EMO_CONTEXT,
     ):
         import datasets
 
+        if reference_from not in ("clip", "identity"):
+            raise ValueError(f"reference_from={reference_from!r}: use 'clip' or 'identity'")
         if isinstance(data, datasets.IterableDataset):
             raise TypeError("ClipDataset(data) takes a map-style dataset or records; for a streamed dataset use "
                             "ClipDataset.streaming(stream, ...) (or streams={group: stream} to balance groups)")
-        self.spec = ClipSpec(frames=frames, stride=stride, fps=fps, start=start, short=short, seed=seed)
+        self.spec = ClipSpec(frames=frames, stride=stride, fps=fps, start=start, short=short, seed=seed,
+                             motion=motion, reference=reference, speed_context=speed_context)
+        self.reference_from = reference_from
+        self._by_identity: dict[str, np.ndarray] | None = None
+        self._identities: list[Any] = []
         self.records = RecordTable(data)
         self.epoch = 0
         self.skipped: list[tuple[str, str]] = []
@@ -442,12 +526,35 @@ class ClipDataset(Dataset):
                        dtype=np.float64)
         return out[self.rows]
 
+    def _same_identity(self, row: int, draw: Draw) -> Mapping[str, Any] | None:
+        """Another record of `row`'s identity, drawn per draw (None: unknown identity or no other clip)."""
+        if self._by_identity is None:
+            self._identities = self.records.column("identity")
+            self._by_identity = _identity_rows(self._identities)
+        ident = self._identities[row]
+        rows = self._by_identity.get(str(ident)) if ident not in (None, "") else None
+        if rows is None or len(rows) < 2:
+            return None
+        rng = np.random.default_rng([self.spec.seed, row, draw.epoch, draw.key + 1, 1])
+        others = rows[rows != row]
+        return self.records.get(int(others[rng.integers(len(others))]))
+
     def __getitem__(self, item: int | Draw | tuple) -> ClipPlan:
         draw = Draw(*item) if isinstance(item, tuple) else Draw(int(item), self.epoch, -1, -1)
         row = int(self.rows[draw.row])
-        plan = make_plan(self.records.get(row), self.spec, draw_rng(self.spec.seed, draw), row=draw.row)
+        other = self._same_identity(row, draw) if self.spec.reference and self.reference_from == "identity" else None
+        plan = make_plan(self.records.get(row), self.spec, draw_rng(self.spec.seed, draw), row=draw.row,
+                         reference_record=other)
         plan.epoch, plan.position = draw.epoch, draw.position
         return plan
+
+
+def _identity_rows(identities: Sequence[Any]) -> dict[str, np.ndarray]:
+    groups: dict[str, list[int]] = {}
+    for i, ident in enumerate(identities):
+        if ident not in (None, ""):
+            groups.setdefault(str(ident), []).append(i)
+    return {k: np.asarray(v, dtype=np.int64) for k, v in groups.items()}
 
 
 def timing_arrays(fps: Sequence[Any], num_frames: Sequence[Any], duration: Sequence[Any]) -> tuple[np.ndarray, ...]:

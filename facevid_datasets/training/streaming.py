@@ -139,7 +139,8 @@ class StreamingClipDataset(IterableDataset):
     `data`: `{group: datasets.IterableDataset}` (or one stream: a single group, every stored second
     equally likely). `mode` "equal", "population" (`table`) or "weights" (`weights`) sets each group's
     share of delivered seconds. `num_samples`: windows per epoch, all ranks together (rounded up to
-    whole batches per rank). Clip arguments as in `ClipDataset`. Use a DataLoader with the same
+    whole batches per rank). Clip arguments as in `ClipDataset` (references come from the same clip:
+    a stream has no random access to another clip of the identity). Use a DataLoader with the same
     `batch_size`: reader (rank r, worker w) fills the batches the DataLoader takes from worker w, and
     items carry their rank position so `mark_consumed` / `state_dict` work as for a sampler; resume
     needs the same world size, worker count and batch size (shards are assigned by them).
@@ -164,8 +165,11 @@ class StreamingClipDataset(IterableDataset):
         buffer_size: int = 64,
         rank: int | None = None,
         world_size: int | None = None,
+        motion: int = 0,
+        reference: int = 0,
     ):
-        self.spec = ClipSpec(frames=frames, stride=stride, fps=fps, start=start, short=short, seed=seed)
+        self.spec = ClipSpec(frames=frames, stride=stride, fps=fps, start=start, short=short, seed=seed,
+                             motion=motion, reference=reference)
         streams = dict(data) if isinstance(data, Mapping) else {ALL: data}
         if not streams:
             raise ValueError("no streams given")
