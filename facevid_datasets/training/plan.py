@@ -178,7 +178,8 @@ def _sample_pose(pose: Mapping[str, Any] | None, indices: np.ndarray) -> np.ndar
     return arr[np.minimum(indices, len(arr) - 1)]
 
 
-def _video_source(rec: Mapping[str, Any]) -> str | bytes:
+def video_source(rec: Mapping[str, Any]) -> str | bytes:
+    """Where a record's video is: its path when the file exists (or there are no bytes), else its bytes."""
     v = rec.get("video") or {}
     if isinstance(v, str):
         return v
@@ -317,7 +318,7 @@ def _record_timing(rec: Mapping[str, Any], video: str | bytes) -> tuple[float, i
 
 def make_plan(rec: Mapping[str, Any], spec: ClipSpec, rng: np.random.Generator, row: int = -1) -> ClipPlan:
     """The plan for one clip of record `rec` (raises ValueError when the record cannot be planned)."""
-    video = _video_source(rec)
+    video = video_source(rec)
     src_fps, n = _record_timing(rec, video)
     idx, times, valid, out_fps = spec.choose(n, src_fps, rng)
     kps, kp_format = _sample_keypoints(rec.get("keypoints"), idx)
