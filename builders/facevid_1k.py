@@ -6,7 +6,7 @@ or hosting, no derivative datasets, not for labelling race/age/gender, at most 2
 videos shown per publication, deletion on request. Access: application form (institutional
 e-mail), manual review in 2-3 days, then a cloud bucket or a gated Hugging Face repo (~4 TB).
 
-No annotation format is published: this builder reads the layout of `facevid_datasets.release`
+No annotation format is published: this builder reads the layout of `facevid_datasets.raw`
 (documented in the dataset card) and also a folder of bare video files, as the public Hub copies
 are today. A clip's origin comes from the metadata `source` column or its file name: `000680`
 and `RS127258_segment_049_7350_0` are collected, `Czb5Ml9VDsI_0` is CelebV-HQ/Text (`celebv`),
@@ -24,14 +24,16 @@ from __future__ import annotations
 from importlib.resources import files
 from pathlib import Path
 
-from facevid_datasets.release import ReleaseBuilder, ReleaseConfig, origin_from_name
+from facevid_datasets.builders._layout import LayoutBuilder, LayoutConfig
+
+from facevid_datasets.raw import origin_from_name
 
 SAMPLE_DIR = Path(str(files("facevid_datasets") / "sample_data"))
 PUBLIC_ORIGINS = ("celebv", "celebv-hq", "celebv-text", "talkinghead-1kh")
 APPLICATION_URL = "https://luna-ai-lab.github.io/DH-FaceVid-1K/"
 
 
-class FaceVid1K(ReleaseBuilder):
+class FaceVid1K(LayoutBuilder):
     """DH-FaceVid-1K talking-face clips in the common record."""
 
     NAME = "facevid-1k"
@@ -48,15 +50,15 @@ class FaceVid1K(ReleaseBuilder):
     )
     SAMPLE_DIR = SAMPLE_DIR
     BUILDER_CONFIGS = [
-        ReleaseConfig(name="all", description="Every clip."),
-        ReleaseConfig(name="collected", description="Clips collected by the authors.", origins=("facevid-1k",)),
-        ReleaseConfig(name="public", description="Clips cleaned from CelebV-HQ/Text and TalkingHead-1KH.",
+        LayoutConfig(name="all", description="Every clip."),
+        LayoutConfig(name="collected", description="Clips collected by the authors.", origins=("facevid-1k",)),
+        LayoutConfig(name="public", description="Clips cleaned from CelebV-HQ/Text and TalkingHead-1KH.",
                       origins=PUBLIC_ORIGINS),  # fmt: skip
-        ReleaseConfig(name="celebv", description="Clips cleaned from CelebV-HQ and CelebV-Text.",
+        LayoutConfig(name="celebv", description="Clips cleaned from CelebV-HQ and CelebV-Text.",
                       origins=("celebv", "celebv-hq", "celebv-text")),  # fmt: skip
-        ReleaseConfig(name="talkinghead-1kh", description="Clips cleaned from TalkingHead-1KH.",
+        LayoutConfig(name="talkinghead-1kh", description="Clips cleaned from TalkingHead-1KH.",
                       origins=("talkinghead-1kh",)),  # fmt: skip
-        ReleaseConfig(name="sample", description="Small release shipped with the package (offline)."),
+        LayoutConfig(name="sample", description="Small release shipped with the package (offline)."),
     ]
     DEFAULT_CONFIG_NAME = "all"
 

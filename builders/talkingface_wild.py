@@ -5,7 +5,7 @@ Clips from YouTube (keyword queries such as "interview", "dialogue" in each lang
 <= 30 s, drop clips with no face or several faces, image-quality filter, SyncNet lip-sync filter,
 manual check. No public release exists yet and no licence has been announced.
 
-This builder reads the release layout of `facevid_datasets.release` (documented in the dataset
+This builder reads the release layout of `facevid_datasets.raw` (documented in the dataset
 card). A clip's language is the metadata `language` column, otherwise the first folder of its
 path (`<root>/<language>/...` or `<root>/videos/<language>/...`), lower-cased. Splits: the
 metadata's `split` where given, else an identity-disjoint test set of 2,048 clips (10% under
@@ -14,10 +14,10 @@ metadata's `split` where given, else an identity-disjoint test set of 2,048 clip
 
 from __future__ import annotations
 
-from facevid_datasets.release import ReleaseBuilder, ReleaseConfig
+from facevid_datasets.builders._layout import LayoutBuilder, LayoutConfig
 
 
-class TalkingFaceWild(ReleaseBuilder):
+class TalkingFaceWild(LayoutBuilder):
     """TalkingFace-Wild multilingual talking-face clips in the common record (with `language`)."""
 
     NAME = "talkingface-wild"
@@ -32,7 +32,7 @@ class TalkingFaceWild(ReleaseBuilder):
         "TalkingFace-Wild has no public release yet: obtain the files from the MCDM authors and pass "
         "their folder as data_dir (or the gated Hub repo they name as repo_id=)."
     )
-    BUILDER_CONFIGS = [ReleaseConfig(name="all", description="Every clip, all languages.")]
+    BUILDER_CONFIGS = [LayoutConfig(name="all", description="Every clip, all languages.")]
     DEFAULT_CONFIG_NAME = "all"
 
     @classmethod

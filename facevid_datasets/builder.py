@@ -3,11 +3,17 @@ the manual-download rule (files obtained under a licence are pointed at with `da
 
 Builders in `builders/` subclass `FaceVidBuilder`, set the class facts (name, homepage,
 licence, citation, how to get the data) and write `_split_generators` / `_generate_examples`.
+
+The cache follows the files: the build's cache key covers the file state of the folders a build
+reads (`state_roots`: `data_dir` and `videos_dir` by default, see `builder_state`), so a changed
+release is built again (and the user told what changed) instead of being served stale.
 """
 
 from __future__ import annotations
 
+import errno
 import hashlib
+import logging
 import os
 from dataclasses import dataclass
 from pathlib import Path
@@ -15,9 +21,26 @@ from typing import Any, ClassVar
 
 import datasets
 
-from .errors import DatasetNotFound
+from .builder_state import FileState, file_state
+from .errors import CacheError, DatasetNotFound
 from .report import BuildReport
 from .schema import FEATURES
+
+logger = logging.getLogger(__name__)
+
+_CACHE_ERRNOS = {errno.EACCES, errno.EPERM, errno.EROFS, errno.ENOSPC, errno.EDQUOT}
+_CACHE_TEXTS = ("Permission denied", "Read-only file system", "No space left", "Disk quota", "Not enough disk space")
+
+
+def cache_error(err: OSError, cache_root: str | Path) -> CacheError | None:
+    """A one-line CacheError for an OSError that means the cache folder cannot be written, else None."""
+    text = str(err)
+    if err.errno not in _CACHE_ERRNOS and not any(t in text for t in _CACHE_TEXTS):
+        return None
+    where = err.filename or cache_root
+    why = err.strerror or next((t for t in _CACHE_TEXTS if t in text), "cannot be written")
+    return CacheError(f"cache folder {cache_root} cannot be written ({why}: {where}). Free space there, or "
+                      "pass cache_dir=... (facevid --cache-dir) or set HF_DATASETS_CACHE to a writable folder.")
 
 
 @dataclass
@@ -42,9 +65,75 @@ class FaceVidBuilder(datasets.GeneratorBasedBuilder):
     #: What the user must do to obtain the files (shown when they are missing).
     ACCESS: ClassVar[str] = ""
 
+    #: Whether the cache key covers the file state of `state_roots` (the cache follows the files).
+    TRACK_FILES: ClassVar[bool] = True
+
     def __init__(self, *args: Any, **kwargs: Any):
         kwargs.setdefault("dataset_name", self.NAME.replace("-", "_"))
-        super().__init__(*args, **kwargs)
+        self._file_state: FileState | None = None
+        if self.TRACK_FILES and kwargs.get("hash") is None:
+            name = kwargs.get("config_name") or self.DEFAULT_CONFIG_NAME
+            roots = self.state_roots(name, kwargs)
+            if roots:
+                self._file_state = file_state(roots)
+                kwargs["hash"] = self._file_state.digest[:16]
+        try:
+            super().__init__(*args, **kwargs)
+        except OSError as e:
+            raise cache_error(e, kwargs.get("cache_dir") or datasets.config.HF_DATASETS_CACHE) or e from None
+
+    @classmethod
+    def state_roots(cls, config_name: str | None, config_kwargs: dict[str, Any]) -> list[Path]:
+        """Folders whose files the build reads: `data_dir` and `videos_dir` (hook for other layouts)."""
+        roots = []
+        for key in ("data_dir", "videos_dir"):
+            v = config_kwargs.get(key)
+            if v:
+                p = Path(os.path.expanduser(str(v))).resolve()
+                if p.is_dir() and not any(p == r or r in p.parents for r in roots):
+                    roots.append(p)
+        return roots
+
+    def _state_file(self) -> Path:
+        return Path(self._cache_dir_root) / "facevid_state" / self.dataset_name / f"{self.config_id}.npz"
+
+    def download_and_prepare(self, *args: Any, **kwargs: Any) -> None:
+        """`datasets`' download_and_prepare, plus: say what changed in the files since the last build,
+        and turn an unwritable or full cache folder into one clear error."""
+        state = self._file_state
+        built = os.path.exists(os.path.join(self._cache_dir, datasets.config.DATASET_INFO_FILENAME))
+        if state is not None and not built:
+            old = FileState.load(self._state_file())
+            if old is not None and old.digest != state.digest:
+                added, removed, changed = state.changes(old)
+                logger.warning("%s/%s: the files changed since the last build (%d added, %d removed, %d changed): "
+                               "building the new state (probe results of unchanged files are reused)",
+                               self.NAME, self.config.name, added, removed, changed)  # fmt: skip
+        try:
+            super().download_and_prepare(*args, **kwargs)
+        except OSError as e:
+            err = cache_error(e, self._cache_dir_root)
+            if err is None:
+                raise
+            raise err from None
+        if state is not None:
+            try:
+                state.save(self._state_file())
+            except OSError as e:
+                logger.warning("%s: could not record the file state (%s)", self.NAME, e)
+
+    def _download_and_prepare(self, dl_manager, verification_mode, **prepare_split_kwargs):
+        # The only "expected" split sizes a builder of user files has come from an earlier cache of
+        # possibly other files; checking against them broke download_mode="force_redownload".
+        self.info.splits = None
+        super()._download_and_prepare(dl_manager, verification_mode, **prepare_split_kwargs)
+        empty = [name for name, info in (self.info.splits or {}).items() if not info.num_examples]
+        for name in empty:  # every clip of the split was dropped (each one is in the report)
+            del self.info.splits[name]
+            for f in Path(self._output_dir).glob(f"{self.dataset_name}-{name}*.arrow"):
+                f.unlink()
+        if empty and not self.info.splits:
+            raise DatasetNotFound(f"{self.NAME}/{self.config.name}: no clip could be built. {self.report.summary()}")
 
     def _info(self) -> datasets.DatasetInfo:
         return datasets.DatasetInfo(

@@ -1,23 +1,70 @@
 """The `facevid` command line. Core commands live here; each area adds its own from a module
-exposing `register(app)` (curation, hub access/export, statistics, training tools)."""
+exposing `register(app)` (curation, hub access/export, statistics, training tools).
+
+Those modules are imported only when their command runs (`LAZY_COMMANDS` names them with their
+one-line help), so `facevid --help` and `facevid list` start without torch or OpenCV."""
 
 from __future__ import annotations
 
 import importlib
 import json
 from pathlib import Path
+from typing import Any
 
+import click
 import typer
+from typer.core import TyperGroup
 
-app = typer.Typer(help="Get, clean and train on talking-face video datasets.", no_args_is_help=True)
+#: command -> (module exposing `register(app)`, the one-line help shown by `facevid --help`)
+LAZY_COMMANDS: dict[str, tuple[str, str]] = {
+    "curate": ("facevid_datasets.curation.cli", "Measure every clip and decide keep/drop with reasons."),
+    "download": ("facevid_datasets.hub.cli", "Download a dataset's files from its gated Hub repo, verified."),
+    "export": ("facevid_datasets.hub.cli", "Write a built dataset as Hub-ready Parquet shards with its card."),
+    "forget": ("facevid_datasets.forget_cli", "Remove clips named in a deletion list from every copy made of them."),
+    "stats": ("facevid_datasets.stats_cli", "Print the paper's distributions; write plots and a JSON summary."),
+    "training-copies": ("facevid_datasets.training.cli", "Re-encode a split with short GOPs for fast random clips."),
+}
 
-# Modules that add commands to `app` through `register(app)`; absent ones are skipped.
-COMMAND_MODULES = (
-    "facevid_datasets.curation.cli",
-    "facevid_datasets.hub.cli",
-    "facevid_datasets.stats_cli",
-    "facevid_datasets.training.cli",
-)
+
+def load_command(name: str) -> click.Command:
+    """The real click command `name` of `LAZY_COMMANDS` (imports its module now)."""
+    module = importlib.import_module(LAZY_COMMANDS[name][0])
+    sub = typer.Typer()
+    module.register(sub)
+    group = typer.main.get_group(sub)
+    cmd = group.commands.get(name)
+    if cmd is None:
+        raise RuntimeError(f"{module.__name__}.register() added no command {name!r}")
+    return cmd
+
+
+class _LazyCommand(click.Command):
+    """Stands for a command in the listing; turns into the real one when it is invoked."""
+
+    def __init__(self, name: str):
+        super().__init__(name, help=LAZY_COMMANDS[name][1], short_help=LAZY_COMMANDS[name][1])
+
+    def make_context(self, info_name: str | None, args: list[str], parent: click.Context | None = None,
+                     **extra: Any) -> click.Context:
+        return load_command(self.name or "").make_context(info_name, args, parent=parent, **extra)
+
+
+class LazyGroup(TyperGroup):
+    """The `facevid` group: core commands eagerly, the others from `LAZY_COMMANDS` on first use."""
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        core = super().list_commands(ctx)
+        return core + [n for n in LAZY_COMMANDS if n not in core]
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        cmd = super().get_command(ctx, cmd_name)
+        if cmd is None and cmd_name in LAZY_COMMANDS:
+            return _LazyCommand(cmd_name)
+        return cmd
+
+
+app = typer.Typer(help="Get, clean and train on talking-face video datasets.", no_args_is_help=True,
+                  cls=LazyGroup)
 
 
 @app.command("list")
@@ -41,6 +88,7 @@ def info(name: str, config: str = typer.Option(None, help="Config name (default:
     typer.echo(f"configs:  {', '.join(c.name for c in cls.BUILDER_CONFIGS)}")
     if cls.ACCESS:
         typer.echo(f"access:   {cls.ACCESS}")
+    typer.echo("\n" + importlib.import_module("facevid_datasets.terms").licence_summary(cls.NAME))
     doc = (importlib.import_module(cls.__module__).__doc__ or "").strip()
     if doc:
         typer.echo("\n" + doc)
@@ -57,20 +105,6 @@ def demo(
 
     summary = run_demo(out, batches=batches, batch_size=batch_size)
     typer.echo(json.dumps(summary, indent=2, ensure_ascii=False))
-
-
-def _register_plugins() -> None:
-    for mod in COMMAND_MODULES:
-        try:
-            module = importlib.import_module(mod)
-        except ModuleNotFoundError as e:
-            if e.name == mod or (e.name and mod.startswith(e.name)):
-                continue
-            raise
-        module.register(app)
-
-
-_register_plugins()
 
 
 def main() -> None:

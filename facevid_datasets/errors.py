@@ -31,3 +31,21 @@ class AnnotationError(FaceVidError):
 
 class DatasetNotFound(FaceVidError):
     """Files a builder needs are missing; the message says what to do next."""
+
+
+class UnsafePath(FaceVidError):
+    """A path named by a release or a Hub listing that would leave the release root (absolute,
+    `..`, a symlink pointing outside, a NUL byte): never read, reported instead."""
+
+    def __init__(self, path: str, reason: str):
+        self.path = path
+        self.reason = reason
+        super().__init__(f"{path!r}: {reason}")
+
+
+class CacheError(FaceVidError):
+    """The cache folder cannot be written (read-only, full, or no permission); the message names it."""
+
+
+class OfflineError(FaceVidError):
+    """Files must be fetched from the Hub but offline mode (HF_HUB_OFFLINE) is on."""

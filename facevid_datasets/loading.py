@@ -42,24 +42,31 @@ def load_dataset(
     cache_dir: str | None = None,
     num_proc: int | None = None,
     download_mode: datasets.DownloadMode | str | None = None,
+    verification_mode: datasets.VerificationMode | str | None = None,
+    keep_in_memory: bool | None = None,
     **config_kwargs: Any,
 ) -> datasets.DatasetDict | datasets.Dataset | datasets.IterableDatasetDict | datasets.IterableDataset:
     """Build (or reuse from cache) dataset `path`, config `name`; returns `datasets` types.
 
     Names this package does not know are handed to `datasets.load_dataset`, so a Hub export
-    of these datasets loads the same way.
+    of these datasets loads the same way. `download_mode`, `verification_mode` and
+    `keep_in_memory` mean what they mean there.
     """
     key = path.replace("_", "-").lower()
     if key not in BUILDERS:
         return datasets.load_dataset(
             path, name, data_dir=data_dir, split=split, token=token, streaming=streaming,
-            cache_dir=cache_dir, num_proc=num_proc, download_mode=download_mode, **config_kwargs,
+            cache_dir=cache_dir, num_proc=num_proc, download_mode=download_mode,
+            verification_mode=verification_mode, keep_in_memory=keep_in_memory, **config_kwargs,
         )  # fmt: skip
     builder = load_builder(path, name, data_dir=data_dir, token=token, cache_dir=cache_dir, **config_kwargs)
     if streaming:
         return builder.as_streaming_dataset(split=split)
-    builder.download_and_prepare(num_proc=num_proc, download_mode=download_mode)
+    builder.download_and_prepare(num_proc=num_proc, download_mode=download_mode, verification_mode=verification_mode)
     report = getattr(builder, "report", None)
     if report is not None and report.rows():
         logger.warning("%s/%s: %s", path, builder.config.name, report.summary())
-    return builder.as_dataset(split=split)
+    from datasets.utils.info_utils import is_small_dataset
+
+    in_memory = is_small_dataset(builder.info.dataset_size) if keep_in_memory is None else keep_in_memory
+    return builder.as_dataset(split=split, in_memory=in_memory)

@@ -34,6 +34,14 @@ HEAD_POSE = {
     "roll": List(Value("float32")),
 }
 
+FACE_BOXES = {
+    # Who drew the boxes: a detector's name ("mediapipe-blazeface", ...), "release" for a release's side
+    # files, or "landmarks" when grown from exact landmarks (the embedded sample).
+    "detector": Value("string"),
+    # frames x (x0, y0, x1, y1, confidence) in pixels of the stored video; confidence 0: no face found.
+    "boxes": List(List(Value("float32"), length=5)),
+}
+
 ATTRIBUTES = {
     "ethnicity": Value("string"),
     "gender": Value("string"),
@@ -68,6 +76,7 @@ FEATURES = Features(
         "height": Value("int32"),
         "keypoints": KEYPOINTS,
         "head_pose": HEAD_POSE,
+        "face_boxes": FACE_BOXES,
         "caption": Value("string"),
         "attributes": ATTRIBUTES,
         "language": Value("string"),
@@ -95,6 +104,7 @@ def empty_record() -> dict[str, Any]:
         "height": None,
         "keypoints": None,
         "head_pose": {"label": None, "yaw": None, "pitch": None, "roll": None},
+        "face_boxes": None,
         "caption": None,
         "attributes": {k: None for k in ATTRIBUTES},
         "language": None,
@@ -133,4 +143,8 @@ def validate_record(record: dict[str, Any]) -> list[str]:
         n = record.get("num_frames")
         if n is not None and kp.get("points") is not None and len(kp["points"]) != n:
             problems.append(f"keypoints cover {len(kp['points'])} frames, clip has {n}")
+    fb = record.get("face_boxes")
+    if fb is not None and fb.get("boxes") is not None and record.get("num_frames") is not None:
+        if len(fb["boxes"]) != record["num_frames"]:
+            problems.append(f"face boxes cover {len(fb['boxes'])} frames, clip has {record['num_frames']}")
     return problems

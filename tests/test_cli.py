@@ -79,3 +79,10 @@ def test_entry_point_reports_errors_in_one_line(monkeypatch, capsys):
     assert e.value.code == 1
     err = capsys.readouterr().err
     assert err.startswith("facevid: error: unknown dataset 'imagenet'") and "Traceback" not in err
+
+
+def test_lazy_commands_show_their_own_help():
+    for cmd, option in (("training-copies", "--short-side"), ("stats", "--config"), ("export", "--out")):
+        result = runner.invoke(app, [cmd, "--help"])
+        assert result.exit_code == 0, result.output
+        assert option in result.output

@@ -164,3 +164,45 @@ def test_cuda_path_matches_cpu_path(media):
     assert torch.allclose(a["audio"], b["audio"].cpu()) and torch.allclose(a["keypoints"], b["keypoints"].cpu())
     loaded = list(clip_loader(ds, gpu, batch_size=2, num_workers=2))
     assert len(loaded) == 2 and loaded[0]["video"].is_cuda
+
+
+def test_defaults_batch_any_mix_of_frame_rates_and_audio(tmp_path):
+    """23.98/25/29.97/30 fps clips with 44.1/48/16 kHz or no audio: one batch with the defaults."""
+    from facevid_datasets.media import encode_video
+    from facevid_datasets.testing import beep_audio, index_frame
+
+    recs = []
+    for i, (fps, sr) in enumerate([(24000 / 1001, 44_100), (25.0, 48_000), (30000 / 1001, 16_000), (30.0, None)]):
+        n = int(round(fps * 2))
+        path = tmp_path / f"c{i}.mp4"
+        wav = beep_audio(n, fps, sr, 5) if sr else None
+        encode_video((index_frame(k, 48, 64) for k in range(n)), path, fps, audio=wav, sample_rate=sr or 16_000)
+        r = empty_record()
+        r.update(clip_id=f"c{i}", video={"path": str(path), "bytes": None}, fps=fps, num_frames=n, duration=n / fps,
+                 width=64, height=48, audio_source="video" if sr else "none")
+        recs.append(r)
+    for ds in (ClipDataset(recs), ClipDataset(recs, fps=25)):
+        batch = VideoCollator()([ds[i] for i in range(4)])
+        B, T = 4, ds.spec.frames
+        assert batch["video"].shape == (B, T, 3, 512, 512)
+        spf = batch["samples_per_frame"]
+        assert batch["audio"].shape == (B, T * int(spf.max())) and batch["audio_mask"].tolist() == [True] * 3 + [False]
+        per_frame = batch["audio"].reshape(B, T, -1)
+        for b in range(3):  # each clip's own frame length holds its audio; the padding is silent
+            assert float(per_frame[b, :, : int(spf[b])].abs().sum()) > 0
+            assert float(per_frame[b, :, int(spf[b]) :].abs().sum()) == 0.0
+
+
+def test_embedded_sample_mixed_clips_batch_with_defaults(tmp_path):
+    import facevid_datasets as fd
+
+    ds = fd.load_dataset("facevid-1k", "sample", split="train", cache_dir=str(tmp_path / "cache"))
+    assert len({round(f, 2) for f in ds["fps"]}) >= 3  # 23.98 / 29.97 / 30 fps in one split
+    clips = ClipDataset(ds)
+    col = VideoCollator(64)
+    by_fps = {}
+    for i in range(len(clips)):
+        by_fps.setdefault(round(clips[i].source_fps, 2), i)
+    batch = col([clips[i] for i in by_fps.values()])
+    assert batch["video"].shape[:2] == (len(by_fps), clips.spec.frames) and not batch["replaced"].any()
+    assert torch.isfinite(batch["audio"]).all() and batch["audio_mask"].any()

@@ -24,8 +24,9 @@ from facevid_datasets.curation import (
     read_decisions,
     register_model,
 )
+from facevid_datasets.curation import signals as sg
 from facevid_datasets.curation import stages as st
-from facevid_datasets.curation.models import Dlib68Landmarks, DlibHogDetector
+from facevid_datasets.curation.face_models import Dlib68Landmarks, DlibHogDetector
 from facevid_datasets.curation.synthetic import (
     EXPECTED_STAGE,
     clean_shot,
@@ -74,16 +75,16 @@ def test_sync_by_correlation_recovers_offset_and_rejects_flat():
     env = syllable_envelope(4.0, rng)
     audio = voiced_audio(env, rng)
     fps, n = 25.0, 100
-    loud = st.audio_envelope(audio, 16_000, fps, n)
+    loud = sg.audio_envelope(audio, 16_000, fps, n)
     mouth = np.interp(np.arange(n), np.arange(n), loud) + rng.normal(0, 0.3, n)
-    res = st.sync_by_correlation(mouth, loud)
+    res = sg.sync_by_correlation(mouth, loud)
     assert res.offset == 0 and res.confidence > 0.3
     late = np.concatenate([np.zeros(8 * 640, np.float32), audio])[: len(audio)]
-    res_late = st.sync_by_correlation(mouth, st.audio_envelope(late, 16_000, fps, n))
-    assert res_late.offset == 8  # sound 8 frames after the mouth
+    res_late = sg.sync_by_correlation(mouth, sg.audio_envelope(late, 16_000, fps, n))
+    assert res_late.offset == -8  # sound 8 frames after the mouth: audio behind, syncnet_python sign
     assert len(res_late.curve) == 31
-    assert st.sync_by_correlation(np.full(n, 0.1), loud) is None
-    assert st.sync_by_correlation(np.full(n, np.nan), loud) is None
+    assert sg.sync_by_correlation(np.full(n, 0.1), loud) is None
+    assert sg.sync_by_correlation(np.full(n, np.nan), loud) is None
 
 
 def _project(yaw: float, pitch: float, roll: float = 0.0, size: int = 512) -> np.ndarray:
@@ -92,10 +93,10 @@ def _project(yaw: float, pitch: float, roll: float = 0.0, size: int = 512) -> np
     rx = np.array([[1, 0, 0], [0, np.cos(a), -np.sin(a)], [0, np.sin(a), np.cos(a)]])
     ry = np.array([[np.cos(b), 0, np.sin(b)], [0, 1, 0], [-np.sin(b), 0, np.cos(b)]])
     rz = np.array([[np.cos(c), -np.sin(c), 0], [np.sin(c), np.cos(c), 0], [0, 0, 1]])
-    pts3 = st._MODEL_3D @ (rz @ ry @ rx).T + np.array([0, 0, 2500.0])
+    pts3 = sg._MODEL_3D @ (rz @ ry @ rx).T + np.array([0, 0, 2500.0])
     uv = pts3[:, :2] / pts3[:, 2:] * size + size / 2
     lm = np.full((68, 3), np.nan)
-    lm[list(st._MODEL_POINTS), :2] = uv
+    lm[list(sg.MODEL_POINTS["ibug68"]), :2] = uv
     return lm
 
 
@@ -106,10 +107,10 @@ def _project(yaw: float, pitch: float, roll: float = 0.0, size: int = 512) -> np
 )  # fmt: skip
 def test_head_pose_angles_and_classes(yaw, pitch, label):
     lm = _project(yaw, pitch, roll=8)
-    got = st.head_pose_angles(lm, 512, 512)
+    got = sg.head_pose_angles(lm, 512, 512)
     assert got is not None
     assert np.allclose(got, (yaw, pitch, 8), atol=1.0)
-    assert st.head_pose_class(got[0], got[1]) == label
+    assert sg.head_pose_class(got[0], got[1]) == label
 
 
 def test_head_pose_sign_conventions():
@@ -123,10 +124,10 @@ def test_head_pose_sign_conventions():
 
 def test_rotation_wraparound_and_dominant_class():
     flip = np.diag([1.0, -1.0, -1.0])  # a model in y-up axes: the naive pitch reads +-180
-    yaw, pitch, roll = st.rotation_to_angles(flip)
-    assert abs(pitch) <= 90 and st.head_pose_class(yaw, pitch) == "extreme"
-    assert st.dominant_class(["profile_left", "frontal", "profile_left", "frontal"]) == "frontal"
-    assert st.dominant_class([]) is None
+    yaw, pitch, roll = sg.rotation_to_angles(flip)
+    assert abs(pitch) <= 90 and sg.head_pose_class(yaw, pitch) == "extreme"
+    assert sg.dominant_class(["profile_left", "frontal", "profile_left", "frontal"]) == "frontal"
+    assert sg.dominant_class([]) is None
 
 
 def test_mouth_opening_tracks_synthetic_mouth():
@@ -139,7 +140,7 @@ def test_mouth_opening_tracks_synthetic_mouth():
     for px in (0, 12, 30):
         frame = open_mouth(base, geo, px)
         face = det.detect(frame)[0]
-        openings.append(st.mouth_opening(lmk.landmarks(frame, face)[None])[0])
+        openings.append(sg.mouth_opening(lmk.landmarks(frame, face)[None])[0])
     assert openings[0] < openings[1] < openings[2]
 
 

@@ -9,10 +9,11 @@ from pathlib import Path
 import datasets
 import numpy as np
 import pyarrow.parquet as pq
+import pytest
 from huggingface_hub import DatasetCard
 from typer.testing import CliRunner
 
-from facevid_datasets.hub.export import export_dataset, parse_size
+from facevid_datasets.hub.export import export_dataset, parse_size, shard_count
 from facevid_datasets.loading import load_builder
 from facevid_datasets.testing import make_index_video
 
@@ -33,7 +34,12 @@ def _release(root: Path) -> None:
 
 
 def test_parse_size():
-    assert parse_size("500MB") == 500 * 2**20 and parse_size("1.5GiB") == int(1.5 * 2**30) and parse_size(7) == 7
+    assert parse_size("500MB") == 500 * 10**6 and parse_size("2GiB") == 2 * 2**30 and parse_size(7) == 7
+    with pytest.raises(ValueError, match="not a size"):
+        parse_size("lots")
+    assert shard_count(1000, 10**6, 500 * 10**6) == 16  # small but many rows: enough shards for 16 readers
+    assert shard_count(10, 10**6, 500 * 10**6) == 2 and shard_count(3, 10**12, 10**9) == 3
+    assert shard_count(1000, 10**6, 500 * 10**6, num_shards=4) == 4
 
 
 def test_export_round_trip(tmp_path):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib
 import json
 import shutil
 from pathlib import Path
@@ -183,7 +184,7 @@ def test_videos_without_metadata_and_broken_video(tmp_path, media):
 
 
 def test_shared_files_with_probe_fields_are_not_probed(tmp_path, media, monkeypatch):
-    from facevid_datasets import release
+    probe_mod = importlib.import_module("facevid_datasets.media.probe")
 
     root = tmp_path / "shared"
     _put(root, "pool/a.mp4", media["v"])
@@ -194,7 +195,7 @@ def test_shared_files_with_probe_fields_are_not_probed(tmp_path, media, monkeypa
     def no_probe(path):
         raise AssertionError(f"probed {path}")
 
-    monkeypatch.setattr(release, "probe", no_probe)
+    monkeypatch.setattr(probe_mod, "probe", no_probe)
     dsd, report = _load("facevid-1k", "all", root, tmp_path)
     assert sum(len(d) for d in dsd.values()) == 40 and report == []
     test_ids, train_ids = set(dsd["test"]["identity"]), set(dsd["train"]["identity"])

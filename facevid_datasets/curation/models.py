@@ -26,40 +26,23 @@ from __future__ import annotations
 import importlib
 import os
 from collections.abc import Callable
-from dataclasses import dataclass
 from functools import cache
 from typing import Any, Protocol, runtime_checkable
 
 import cv2
 import numpy as np
 
-DLIB_PREDICTOR = os.environ.get("FACEVID_DLIB_PREDICTOR", "/usr/share/dlib/shape_predictor_68_face_landmarks.dat")
+from .face_models import (
+    Dlib68Landmarks,
+    DlibHogDetector,
+    HaarDetector,
+    MediaPipeDetector,
+    MediaPipeMesh,
+    MtcnnDetector,
+)
+from .signals import Face, SyncResult, audio_envelope, head_pose_angles, mouth_opening, sync_by_correlation
+
 BRISQUE_DIR = os.environ.get("FACEVID_BRISQUE_DIR", "/usr/share/opencv4/quality")
-
-
-@dataclass(frozen=True)
-class Face:
-    """A detected face: box (x, y, w, h) in pixels of the frame, and the detector's score."""
-
-    x: int
-    y: int
-    w: int
-    h: int
-    score: float = 1.0
-
-    @property
-    def area(self) -> int:
-        return self.w * self.h
-
-
-@dataclass(frozen=True)
-class SyncResult:
-    """Lip-sync of one clip: `offset` in video frames (> 0: the sound comes after the mouth moves),
-    `confidence` on the model's own scale, and the score at every tried offset."""
-
-    confidence: float
-    offset: int
-    curve: tuple[float, ...] = ()
 
 
 @runtime_checkable
@@ -138,97 +121,6 @@ class HeadPoseModel(Protocol):
 # -- offline defaults ------------------------------------------------------------------------------
 
 
-class DlibHogDetector:
-    """dlib's HOG frontal detector (its five sub-detectors cover frontal and half-profile faces).
-
-    The smallest face it finds is about 80 px; `upsample` > 0 finds smaller ones, slower.
-    """
-
-    name = "dlib-hog"
-
-    def __init__(self, upsample: int = 0, min_score: float = 0.0):
-        import dlib
-
-        self._det = dlib.get_frontal_face_detector()
-        self.upsample = upsample
-        self.min_score = min_score
-
-    def detect(self, rgb: np.ndarray) -> list[Face]:
-        rects, scores, _ = self._det.run(np.ascontiguousarray(rgb), self.upsample, self.min_score)
-        h, w = rgb.shape[:2]
-        faces = []
-        for r, s in zip(rects, scores, strict=True):
-            x0, y0 = max(0, r.left()), max(0, r.top())
-            x1, y1 = min(w, r.right()), min(h, r.bottom())
-            if x1 > x0 and y1 > y0:
-                faces.append(Face(x0, y0, x1 - x0, y1 - y0, float(s)))
-        return faces
-
-
-class HaarDetector:
-    """OpenCV Haar cascades: frontal plus profile (both directions), merged by overlap."""
-
-    name = "opencv-haar"
-
-    def __init__(self, min_size: int = 64):
-        root = cv2.data.haarcascades
-        self._frontal = cv2.CascadeClassifier(os.path.join(root, "haarcascade_frontalface_default.xml"))
-        self._profile = cv2.CascadeClassifier(os.path.join(root, "haarcascade_profileface.xml"))
-        self.min_size = min_size
-
-    def detect(self, rgb: np.ndarray) -> list[Face]:
-        gray = cv2.equalizeHist(cv2.cvtColor(rgb, cv2.COLOR_RGB2GRAY))
-        w = gray.shape[1]
-        size = (self.min_size, self.min_size)
-        boxes = list(self._frontal.detectMultiScale(gray, 1.1, 6, minSize=size))
-        boxes += list(self._profile.detectMultiScale(gray, 1.1, 6, minSize=size))
-        flipped = self._profile.detectMultiScale(cv2.flip(gray, 1), 1.1, 6, minSize=size)
-        boxes += [(w - x - bw, y, bw, bh) for x, y, bw, bh in flipped]
-        return _merge_boxes([Face(int(x), int(y), int(bw), int(bh)) for x, y, bw, bh in boxes])
-
-
-def _merge_boxes(faces: list[Face], iou: float = 0.3) -> list[Face]:
-    """Greedy non-maximum suppression by area (the same face found by two cascades counts once)."""
-    kept: list[Face] = []
-    for f in sorted(faces, key=lambda f: -f.area):
-        if all(_iou(f, k) < iou for k in kept):
-            kept.append(f)
-    return kept
-
-
-def _iou(a: Face, b: Face) -> float:
-    ix = max(0, min(a.x + a.w, b.x + b.w) - max(a.x, b.x))
-    iy = max(0, min(a.y + a.h, b.y + b.h) - max(a.y, b.y))
-    inter = ix * iy
-    return inter / float(a.area + b.area - inter) if inter else 0.0
-
-
-class Dlib68Landmarks:
-    """dlib's 68-point shape predictor (ibug68 layout; confidence is 1 for every point)."""
-
-    name = "dlib-68"
-    format = "ibug68"
-
-    def __init__(self, path: str = DLIB_PREDICTOR):
-        import dlib
-
-        if not os.path.isfile(path):
-            raise FileNotFoundError(
-                f"{path}: dlib's 68-point predictor not found; install Debian's libdlib-data or set "
-                "FACEVID_DLIB_PREDICTOR to shape_predictor_68_face_landmarks.dat"
-            )
-        self._dlib = dlib
-        self._pred = dlib.shape_predictor(path)
-
-    def landmarks(self, rgb: np.ndarray, face: Face) -> np.ndarray:
-        rect = self._dlib.rectangle(face.x, face.y, face.x + face.w, face.y + face.h)
-        shape = self._pred(np.ascontiguousarray(rgb), rect)
-        pts = np.ones((68, 3), dtype=np.float32)
-        for i, p in enumerate(shape.parts()):
-            pts[i, 0], pts[i, 1] = p.x, p.y
-        return pts
-
-
 class TesseractOCR:
     """Tesseract via pytesseract; keeps words read with confidence >= `min_conf` (0-100)."""
 
@@ -296,8 +188,6 @@ class EnvelopeSync:
         fps: float,
         crops: np.ndarray | None = None,
     ) -> SyncResult | None:
-        from .stages import audio_envelope, mouth_opening, sync_by_correlation
-
         mouth = mouth_opening(landmarks)
         env = audio_envelope(audio, sample_rate, fps, len(mouth))
         return sync_by_correlation(mouth, env, self.max_offset)
@@ -310,8 +200,6 @@ class SolvePnPHeadPose:
     name = "solvepnp"
 
     def angles(self, landmarks: np.ndarray, width: int, height: int) -> tuple[float, float, float] | None:
-        from .stages import head_pose_angles
-
         return head_pose_angles(landmarks, width, height)
 
 
@@ -320,9 +208,15 @@ class SolvePnPHeadPose:
 MODEL_KINDS = ("face_detector", "landmarks", "keypoints", "ocr", "quality", "sync", "head_pose")
 
 _REGISTRY: dict[str, dict[str, Callable[[], Any]]] = {
-    "face_detector": {"dlib-hog": DlibHogDetector, "opencv-haar": HaarDetector},
-    "landmarks": {"dlib-68": Dlib68Landmarks},
-    "keypoints": {"dlib-68": Dlib68Landmarks},
+    "face_detector": {
+        "mediapipe": MediaPipeDetector,
+        "mediapipe-short": lambda: MediaPipeDetector(short_range=True),
+        "mtcnn": MtcnnDetector,
+        "dlib-hog": DlibHogDetector,
+        "opencv-haar": HaarDetector,
+    },
+    "landmarks": {"mediapipe-mesh": MediaPipeMesh, "dlib-68": Dlib68Landmarks},
+    "keypoints": {"mediapipe-mesh": MediaPipeMesh, "dlib-68": Dlib68Landmarks},
     "ocr": {"tesseract": TesseractOCR},
     "quality": {"brisque": BrisqueQuality},
     "sync": {"av-envelope": EnvelopeSync},

@@ -94,7 +94,7 @@ def _base(size: int, variant: int, tiny: bool) -> np.ndarray:
 def _mouth_geometry(size: int, variant: int, tiny: bool) -> tuple[float, float, float, float, float]:
     """Mouth centre, width, chin y and face height of a base frame (dlib landmarks, computed once)."""
     base = _base(size, variant, tiny)
-    from .models import Dlib68Landmarks, DlibHogDetector
+    from .face_models import Dlib68Landmarks, DlibHogDetector
 
     faces = DlibHogDetector().detect(base)
     if not faces:

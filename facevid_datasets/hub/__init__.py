@@ -1,10 +1,15 @@
 """Gated Hugging Face Hub access: download the files a config needs, verified, with clear access errors.
 
-A release in the layout of `facevid_datasets.release` lives in a gated Hub *dataset* repo. The
+A release in the layout of `facevid_datasets.raw` lives in a gated Hub *dataset* repo. The
 download goes through `huggingface_hub` (so `HF_ENDPOINT`, `HF_TOKEN`, `hf auth login` and
-resumable `.incomplete` files all work as usual): the metadata tables come first, then only the
-videos and side files of the clips the config keeps. Every file is checked against the repo's
-size and hash (sha256 for LFS files, git blob id otherwise).
+resumable `.incomplete` files all work as usual; `snapshot_download(allow_patterns=...,
+max_workers=...)` fetches in parallel): the metadata tables come first, then only the videos and
+side files of the clips the config keeps. The repo listing is untrusted: a path that is absolute
+or climbs out with `..` stops the download. Every file is checked against the repo's size and
+hash (sha256 for LFS files, git blob id otherwise) with `huggingface_hub`'s own hash functions.
+The check is done here rather than with `HfApi.verify_repo_checksums`, which hashes every local
+file on every call: a memo keyed by (size, mtime) keeps a second load of a 4 TB release from
+hashing it again.
 
 Without access the user gets an `AccessError` naming the licence, the page where access is
 requested (for DH-FaceVid-1K also the application form) and how to log in; 401 (not logged in)
@@ -16,14 +21,15 @@ variable `FACEVID_HUB_REPO_<NAME>` (e.g. `FACEVID_HUB_REPO_FACEVID_1K`) sets one
 
 from __future__ import annotations
 
+import glob
 import json
+import logging
 import os
 from collections.abc import Iterable
-from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
-from huggingface_hub import HfApi, constants, get_token, hf_hub_download
+from huggingface_hub import HfApi, constants, get_token, snapshot_download
 from huggingface_hub.hf_api import RepoFile
 from huggingface_hub.utils import (
     GatedRepoError,
@@ -33,14 +39,17 @@ from huggingface_hub.utils import (
     RevisionNotFoundError,
 )
 from huggingface_hub.utils.sha import git_hash, sha_fileobj
-from tqdm.auto import tqdm
 
-from ..errors import FaceVidError
+from ..errors import FaceVidError, UnsafePath
+from ..raw import AUDIO_EXTENSIONS, METADATA_NAMES, SIDE_DIRS, VIDEO_EXTENSIONS, config_keeps, iter_table, parse_row
+from ..raw.layout import safe_relpath
 
 try:  # the HTTP client huggingface_hub 2.x uses; 1.x used httpx
     from httpx2 import HTTPError as _TransportError
 except ImportError:  # pragma: no cover - depends on the installed huggingface_hub
     from httpx import HTTPError as _TransportError
+
+logger = logging.getLogger(__name__)
 
 #: Gated Hub dataset repo of each dataset. None: no official repo id has been published; set one
 #: with `repo_id=` or FACEVID_HUB_REPO_<NAME>.
@@ -148,15 +157,6 @@ def select_files(name: str, config: str | Any, repo_files: Iterable[str], local_
     the metadata tables already downloaded to `local_dir`.
     """
     from ..builders import builder_class
-    from ..release import (
-        AUDIO_EXTENSIONS,
-        METADATA_NAMES,
-        SIDE_DIRS,
-        VIDEO_EXTENSIONS,
-        _iter_table,
-        config_keeps,
-        parse_row,
-    )
 
     cls = builder_class(name)
     cfg = config if not isinstance(config, str) else next((c for c in cls.BUILDER_CONFIGS if c.name == config), None)
@@ -176,7 +176,7 @@ def select_files(name: str, config: str | Any, repo_files: Iterable[str], local_
     for table in (local_dir / n for n in METADATA_NAMES):
         if not table.is_file():
             continue
-        for line, row in _iter_table(table, []):
+        for line, row in iter_table(table, []):
             try:
                 m = parse_row(row, table, line)
             except FaceVidError:
@@ -251,6 +251,28 @@ def verify_files(local_dir: Path, entries: dict[str, RepoFile], paths: Iterable[
 # -- download --------------------------------------------------------------------------------------
 
 
+class UnsafeListing(FaceVidError):
+    """The Hub repo lists paths that would land outside the download folder: nothing is fetched."""
+
+
+def check_listing(name: str, repo_id: str, paths: Iterable[str]) -> None:
+    """Refuse a repo listing (untrusted input) that holds an absolute path, `..` or another unsafe name."""
+    bad = []
+    for p in paths:
+        try:
+            if safe_relpath(p) != p:
+                raise UnsafePath(p, "not in normal form")
+        except UnsafePath as e:
+            bad.append(e)
+    if bad:
+        raise UnsafeListing(f"{name}: the Hub repo {repo_id} lists {len(bad)} unsafe path(s), e.g. {bad[0]}; "
+                            "refusing to download from it.")  # fmt: skip
+
+
+def _offline() -> bool:
+    return bool(constants.HF_HUB_OFFLINE) or os.environ.get("HF_HUB_OFFLINE", "").upper() in ("1", "ON", "YES", "TRUE")
+
+
 def download(
     name: str,
     local_dir: str | Path,
@@ -264,11 +286,13 @@ def download(
 ) -> Path:
     """Download dataset `name`'s files for `config` (a name or a config object) from its gated Hub repo.
 
-    Resumes partial files, skips files already complete, verifies sizes and hashes, and returns
+    Files come through `huggingface_hub.snapshot_download` (parallel, resumed, files already
+    complete skipped); sizes and hashes are then checked with a memo (`verify_files`). Returns
     `local_dir` (a release folder the builders read with data_dir=). Raises AccessError with
-    guidance when the repo cannot be read.
+    guidance when the repo cannot be read, UnsafeListing for a listing with unsafe paths, and
+    OfflineError under HF_HUB_OFFLINE when nothing was downloaded before.
     """
-    from ..errors import DatasetNotFound
+    from ..errors import DatasetNotFound, OfflineError
 
     name = name.replace("_", "-").lower()
     repo = hub_repo(name, repo_id)
@@ -277,27 +301,29 @@ def download(
 
         raise DatasetNotFound(f"{name}: no Hub repo configured; pass repo_id=... (--repo-id) or set {env_var(name)}. "
                               f"{builder_class(name).ACCESS}")  # fmt: skip
-    ep = endpoint_url(endpoint)
     local = Path(local_dir)
+    if _offline():
+        if any(local.glob("metadata.*")) or any(local.rglob("*.mp4")):
+            logger.warning("%s: HF_HUB_OFFLINE is set: using the files already in %s, not checked against %s",
+                           name, local, repo)  # fmt: skip
+            return local
+        raise OfflineError(f"{name}: HF_HUB_OFFLINE is set and {local} holds no earlier download of {repo}. Unset "
+                           "HF_HUB_OFFLINE to download, or pass data_dir= a folder holding the files.")  # fmt: skip
+    ep = endpoint_url(endpoint)
     local.mkdir(parents=True, exist_ok=True)
     api = HfApi(endpoint=ep, token=token, library_name="facevid-datasets")
 
     def fetch(paths: list[str], commit: str, force: bool = False) -> None:
-        def one(p: str) -> str:
-            return hf_hub_download(repo, p, repo_type="dataset", revision=commit, local_dir=local, token=token,
-                                   endpoint=ep, force_download=force)  # fmt: skip
-
-        with ThreadPoolExecutor(max_workers=max(1, max_workers)) as pool:
-            for _ in tqdm(pool.map(one, paths), total=len(paths), desc=f"{name}: files", unit="file",
-                          disable=len(paths) < 2):  # fmt: skip
-                pass
+        if paths:
+            snapshot_download(repo, repo_type="dataset", revision=commit, local_dir=local, token=token, endpoint=ep,
+                              allow_patterns=[glob.escape(p) for p in paths], max_workers=max(1, max_workers),
+                              force_download=force, library_name="facevid-datasets")  # fmt: skip
 
     try:
         commit = api.dataset_info(repo, revision=revision).sha
         entries = {f.path: f for f in api.list_repo_tree(repo, repo_type="dataset", recursive=True, revision=commit)
                    if isinstance(f, RepoFile)}  # fmt: skip
-        from ..release import METADATA_NAMES
-
+        check_listing(name, repo, entries)
         fetch([p for p in entries if p in METADATA_NAMES or p == "README.md"], commit)
         wanted = select_files(name, config, entries, local)
         fetch(wanted, commit)

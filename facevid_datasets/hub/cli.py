@@ -48,7 +48,8 @@ def register(app: typer.Typer) -> None:
         repo_id: str = typer.Option(None, help="Gated Hub repo to build from when no data_dir is given"),
         token: str = typer.Option(None, help="Hub token (default: HF_TOKEN or `hf auth login`)"),
         cache_dir: str = typer.Option(None, help="datasets cache folder"),
-        max_shard_size: str = typer.Option("500MB", help="Target size of one Parquet shard"),
+        max_shard_size: str = typer.Option("500MB", help="Target size of one Parquet shard (500MB = 500*10^6 B)"),
+        num_shards: int = typer.Option(None, help="Shards per split (default: by size, at least 16 when rows allow)"),
     ) -> None:
         """Write a built dataset as Hub-ready Parquet shards (videos embedded) with its card and configs."""
         from .export import export_dataset
@@ -56,10 +57,12 @@ def register(app: typer.Typer) -> None:
         kwargs = {"repo_id": repo_id} if repo_id else {}
         try:
             res = export_dataset(name, out, config=config, data_dir=data_dir, token=token, cache_dir=cache_dir,
-                                 max_shard_size=max_shard_size, **kwargs)  # fmt: skip
+                                 max_shard_size=max_shard_size, num_shards=num_shards, **kwargs)  # fmt: skip
         except (FaceVidError, KeyError) as e:
             typer.echo(str(e).strip("'\""), err=True)
             raise typer.Exit(1) from None
+        for cid, path in res.outside:
+            typer.echo(f"left out {cid}: {path} lies outside the release folder", err=True)
         for split, paths in res.shards.items():
             typer.echo(f"{split}: {res.rows[split]} rows in {len(paths)} shard(s)")
         typer.echo(f"card: {res.card}\nload with: datasets.load_dataset({str(res.out)!r})")

@@ -28,6 +28,7 @@ from typing import Any
 import datasets
 import pyarrow.parquet as pq
 from datasets.table import embed_table_storage
+from datasets.utils.py_utils import convert_file_size_to_int
 from huggingface_hub import DatasetCard, DatasetCardData
 
 #: Rows per Parquet row group: few, since each row carries a whole video.
@@ -43,17 +44,70 @@ class ExportResult:
     shards: dict[str, list[Path]] = field(default_factory=dict)
     rows: dict[str, int] = field(default_factory=dict)
     card: Path | None = None
+    outside: list[tuple[str, str]] = field(default_factory=list)  # (clip_id, file) left out: outside the release
+
+
+#: Fewest shards an export is cut into (when it has rows enough), so that ranks x DataLoader
+#: workers can each stream whole shards.
+MIN_SHARDS = 16
+#: Rows a shard should hold at least before MIN_SHARDS applies.
+MIN_SHARD_ROWS = 4
 
 
 def parse_size(text: str | int) -> int:
-    """Bytes from '500MB' / '2GB' / 1000000."""
-    if isinstance(text, int):
-        return text
-    t = text.strip().upper().replace("IB", "B")
-    for unit, mult in (("TB", 1 << 40), ("GB", 1 << 30), ("MB", 1 << 20), ("KB", 1 << 10), ("B", 1)):
-        if t.endswith(unit):
-            return int(float(t[: -len(unit)]) * mult)
-    return int(t)
+    """Bytes from '500MB' (decimal, 500 * 10**6), '2GiB' (binary) or 1000000, as `datasets` reads them."""
+    try:
+        return convert_file_size_to_int(text.strip() if isinstance(text, str) else text)
+    except ValueError:
+        raise ValueError(f"not a size: {text!r} (e.g. 500MB, 2GiB, 1000000)") from None
+
+
+def shard_count(num_rows: int, num_bytes: int, max_shard_size: int, num_shards: int | None = None) -> int:
+    """Shards for a split: `num_shards` if given, else enough for `max_shard_size` and at least
+    MIN_SHARDS when every shard still gets MIN_SHARD_ROWS rows; never more than rows."""
+    if num_shards is not None:
+        n = num_shards
+    else:
+        by_size = math.ceil(num_bytes / max_shard_size) if max_shard_size > 0 else 1
+        n = max(by_size, min(MIN_SHARDS, num_rows // MIN_SHARD_ROWS))
+    return max(1, min(n, num_rows))
+
+
+def allowed_roots(builder: datasets.DatasetBuilder) -> list[str]:
+    """Folders an export may read media from: the release folder and the build's own clip cache."""
+    roots = []
+    data_dir = builder.config.data_dir
+    sample = getattr(builder, "SAMPLE_DIR", None)
+    if data_dir:
+        roots.append(Path(os.path.expanduser(data_dir)))
+    elif builder.config.name == "sample" and sample is not None:
+        roots.append(Path(sample))
+    cache = Path(builder._cache_dir_root)
+    roots += [cache / "facevid_clips", cache / "facevid_hub"]
+    return [os.path.realpath(r) for r in roots]
+
+
+def _inside(path: str | None, roots: list[str]) -> bool:
+    if not path:
+        return True
+    real = os.path.realpath(path)
+    return any(real == r or real.startswith(r.rstrip(os.sep) + os.sep) for r in roots)
+
+
+def contained(ds: datasets.Dataset, roots: list[str]) -> tuple[datasets.Dataset, list[tuple[str, str]]]:
+    """`ds` without the rows whose video or audio file lies outside `roots`, and those (clip_id, path)."""
+    cols = [c for c in ("video", "audio") if c in ds.column_names]
+    table = ds.with_format("arrow").select_columns(["clip_id", *cols])[:]
+    keep, outside = [], []
+    ids = table.column("clip_id").to_pylist()
+    paths = {c: table.column(c).combine_chunks().field("path").to_pylist() for c in cols}
+    for i, cid in enumerate(ids):
+        bad = next((paths[c][i] for c in cols if not _inside(paths[c][i], roots)), None)
+        if bad is None:
+            keep.append(i)
+        else:
+            outside.append((cid, bad))
+    return (ds.select(keep) if outside else ds), outside
 
 
 def _media_bytes(ds: datasets.Dataset) -> int:
@@ -87,11 +141,12 @@ def card_for(name: str, config: str, splits: list[str]) -> DatasetCard:
     return DatasetCard(f"---\n{data.to_yaml()}\n---\n\n# {name}\n")
 
 
-def write_parquet_shards(ds: datasets.Dataset, out_dir: Path, split: str, max_shard_size: int) -> list[Path]:
-    """Write `ds` as Parquet shards of about `max_shard_size` bytes, media files embedded as bytes."""
+def write_parquet_shards(
+    ds: datasets.Dataset, out_dir: Path, split: str, max_shard_size: int, num_shards: int | None = None
+) -> list[Path]:
+    """Write `ds` as Parquet shards (see `shard_count`), media files embedded as bytes."""
     out_dir.mkdir(parents=True, exist_ok=True)
-    n = max(1, math.ceil((_media_bytes(ds) + ds.data.nbytes) / max_shard_size))
-    n = min(n, max(1, len(ds)))
+    n = shard_count(len(ds), _media_bytes(ds) + ds.data.nbytes, max_shard_size, num_shards)
     schema = ds.features.arrow_schema
     paths = []
     for i in range(n):
@@ -116,9 +171,14 @@ def export_dataset(
     token: str | bool | None = None,
     cache_dir: str | None = None,
     max_shard_size: str | int = "500MB",
+    num_shards: int | None = None,
     **config_kwargs: Any,
 ) -> ExportResult:
-    """Build dataset `name` (config `config`) and write it to `out` as Parquet shards plus README.md."""
+    """Build dataset `name` (config `config`) and write it to `out` as Parquet shards plus README.md.
+
+    Only media inside the release folder (or the build's own clip cache) are embedded: a row whose
+    file lies elsewhere is left out and listed in `ExportResult.outside`.
+    """
     from ..loading import load_builder
 
     builder = load_builder(name, config, data_dir=data_dir, token=token, cache_dir=cache_dir, **config_kwargs)
@@ -127,10 +187,13 @@ def export_dataset(
     out = Path(out)
     res = ExportResult(out=out, config=builder.config.name)
     limit = parse_size(max_shard_size)
+    roots = allowed_roots(builder)
     for split, ds in dsd.items():
+        ds, outside = contained(ds, roots)
+        res.outside += outside
         for old in (out / "data" / res.config).glob(f"{split}-*.parquet"):
             old.unlink()
-        res.shards[split] = write_parquet_shards(ds, out / "data" / res.config, split, limit)
+        res.shards[split] = write_parquet_shards(ds, out / "data" / res.config, split, limit, num_shards)
         res.rows[split] = len(ds)
     card = card_for(builder.NAME, res.config, list(dsd))
     res.card = out / "README.md"

@@ -9,6 +9,7 @@ always decoded by torchcodec's AudioDecoder, resampled to mono at `sample_rate`.
 from __future__ import annotations
 
 import io
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal, Protocol
@@ -51,7 +52,11 @@ class FrameReader(Protocol):
     fps: float
 
     def get_frames(self, indices: list[int]) -> tuple[torch.Tensor, torch.Tensor]:
-        """Frames (T, C, H, W) uint8 and their pts (T,) float64."""
+        """Frames (T, C, H, W) uint8 and their pts (T,) float64, in the order asked."""
+        ...
+
+    def get_frame_range(self, start: int, stop: int) -> tuple[torch.Tensor, torch.Tensor]:
+        """Frames start..stop-1 in one forward pass; MediaError when stop <= start."""
         ...
 
 
@@ -60,7 +65,12 @@ def _name(source: Source) -> str:
 
 
 class TorchcodecReader:
-    """torchcodec's VideoDecoder; `device="cuda"` decodes on NVDEC and returns CUDA tensors."""
+    """torchcodec's VideoDecoder; `device="cuda"` decodes on NVDEC and returns CUDA tensors.
+
+    One reader serves many windows of its file: `get_frames` with increasing indices decodes
+    forward and seeks only when the next frame lies in a later GOP, so windows of one file read
+    in one call (or consecutive calls in increasing order) pay the keyframe run-up once.
+    """
 
     def __init__(
         self,
@@ -72,20 +82,37 @@ class TorchcodecReader:
         from torchcodec.decoders import VideoDecoder
 
         self.path = _name(source)
+        check_device(device, self.path)
         src = str(source) if isinstance(source, Path) else source
         try:
-            self._dec = VideoDecoder(src, device=device, seek_mode=seek_mode, num_ffmpeg_threads=num_threads)
+            if str(device).startswith("cuda"):
+                from torchcodec.decoders import set_cuda_backend
+
+                with set_cuda_backend("nvdec"):
+                    self._dec = VideoDecoder(src, device=device, seek_mode=seek_mode)
+            else:
+                self._dec = VideoDecoder(src, device=device, seek_mode=seek_mode, num_ffmpeg_threads=num_threads)
         except Exception as e:  # torchcodec raises RuntimeError/ValueError with FFmpeg's text
             raise MediaError(self.path, f"cannot open video ({e})") from e
         md = self._dec.metadata
         self.num_frames = int(md.num_frames or 0)
         self.fps = float(md.average_fps or 0.0)
         self.width, self.height = int(md.width or 0), int(md.height or 0)
+        self.start_seconds = float(getattr(md, "begin_stream_seconds_from_header", None) or 0.0)
 
     def get_frames(self, indices: list[int]) -> tuple[torch.Tensor, torch.Tensor]:
-        _check_indices(self.path, indices, self.num_frames)
+        idx = _check_indices(self.path, indices, self.num_frames)
         try:
-            batch = self._dec.get_frames_at(indices)
+            batch = self._dec.get_frames_at(idx)
+        except Exception as e:
+            raise MediaError(self.path, f"decoding frames failed, file may be truncated or corrupt ({e})") from e
+        return batch.data, batch.pts_seconds.to(torch.float64)
+
+    def get_frame_range(self, start: int, stop: int) -> tuple[torch.Tensor, torch.Tensor]:
+        """Frames start..stop-1 decoded in one forward pass (one seek at most)."""
+        _check_range(self.path, start, stop, self.num_frames)
+        try:
+            batch = self._dec.get_frames_in_range(int(start), int(stop))
         except Exception as e:
             raise MediaError(self.path, f"decoding frames failed, file may be truncated or corrupt ({e})") from e
         return batch.data, batch.pts_seconds.to(torch.float64)
@@ -107,28 +134,57 @@ class DecordReader:
         self.fps = float(self._vr.get_avg_fps())
 
     def get_frames(self, indices: list[int]) -> tuple[torch.Tensor, torch.Tensor]:
-        _check_indices(self.path, indices, self.num_frames)
+        idx = _check_indices(self.path, indices, self.num_frames)
         try:
-            arr = self._vr.get_batch(list(indices)).asnumpy()  # (T, H, W, C)
-            pts = self._vr.get_frame_timestamp(list(indices))[:, 0]
+            arr = self._vr.get_batch(idx).asnumpy()  # (T, H, W, C)
+            pts = self._vr.get_frame_timestamp(idx)[:, 0]
         except Exception as e:
             raise MediaError(self.path, f"decoding frames failed, file may be truncated or corrupt ({e})") from e
         frames = torch.from_numpy(np.ascontiguousarray(arr)).permute(0, 3, 1, 2)
         return frames, torch.from_numpy(np.asarray(pts, dtype=np.float64))
 
+    def get_frame_range(self, start: int, stop: int) -> tuple[torch.Tensor, torch.Tensor]:
+        """Frames start..stop-1 (decord reads them forward from the keyframe before `start`)."""
+        _check_range(self.path, start, stop, self.num_frames)
+        return self.get_frames(list(range(int(start), int(stop))))
 
-def _check_indices(path: str, indices: list[int], num_frames: int) -> None:
-    if not len(indices):
-        raise MediaError(path, "no frame indices requested")
-    bad = [i for i in indices if i < 0 or i >= num_frames]
-    if bad:
-        raise MediaError(path, f"frame index {bad[0]} out of range: the video has {num_frames} frames")
+
+def check_device(device: str | torch.device, what: str = "decoding") -> None:
+    """Fail at once, in one line, when a CUDA device is asked for and torch sees no GPU."""
+    dev = torch.device(device)
+    if dev.type == "cuda" and not torch.cuda.is_available():
+        raise ValueError(f"{what}: device={str(device)!r} asked for, but torch sees no CUDA GPU "
+                         "(torch.cuda.is_available() is False); use device='cpu'")
+
+
+def _check_indices(path: str, indices: Sequence[int] | np.ndarray | torch.Tensor, num_frames: int) -> list[int]:
+    """The indices as Python ints, or a MediaError naming the file and the bad index."""
+    arr = np.asarray(indices.cpu() if isinstance(indices, torch.Tensor) else indices)
+    if arr.ndim != 1 or not arr.size:
+        raise MediaError(path, f"frame indices must be a non-empty 1-D list, got shape {arr.shape}")
+    if arr.dtype == bool or not np.issubdtype(arr.dtype, np.integer):
+        whole = np.issubdtype(arr.dtype, np.floating) and np.all(np.isfinite(arr)) and np.all(arr == np.round(arr))
+        if not whole:
+            raise MediaError(path, f"frame indices must be whole numbers, got {arr.dtype} values like {arr[0]!r}")
+        arr = arr.astype(np.int64)
+    bad = arr[(arr < 0) | (arr >= num_frames)]
+    if bad.size:
+        raise MediaError(path, f"frame index {int(bad[0])} out of range: the video has {num_frames} frames")
+    return [int(i) for i in arr]
+
+
+def _check_range(path: str, start: int, stop: int, num_frames: int) -> None:
+    if int(stop) <= int(start):
+        raise MediaError(path, f"frame range [{start}, {stop}) is empty or decreasing: stop must exceed start")
+    if int(start) < 0 or int(stop) > num_frames:
+        raise MediaError(path, f"frame range [{start}, {stop}) out of range: the video has {num_frames} frames")
 
 
 def open_reader(
     source: Source, backend: Backend = "torchcodec", device: str = "cpu", num_threads: int = 1
 ) -> FrameReader:
     """A frame reader for `source` with the chosen backend (decord is CPU only)."""
+    check_device(device, _name(source))
     if backend == "torchcodec":
         return TorchcodecReader(source, device=device, num_threads=num_threads)
     if backend == "decord":
@@ -214,17 +270,21 @@ def decode_clip(
     last frame's pts plus one frame period (resampled spans: from `start` for len / fps seconds).
     `audio_source` reads it from a separate file.
     """
+    name = _name(source)
     if (indices is None) == (start is None):
-        raise ValueError("give either frame indices or a time span (start, end)")
+        raise MediaError(name, "decode_clip: give either frame indices or a time span (start, end)")
     reader = reader or open_reader(source, backend=backend, device=device)
     if indices is None:
         if isinstance(source, bytes):
-            raise ValueError("time spans need a file path (the frame index is read from the file)")
+            raise MediaError(name, "time spans need a file path (the frame index is read from the file)")
         ts = frame_timestamps(source)
-        idx = indices_for_span(ts, float(start), float(end if end is not None else ts[-1] + 1), fps)
+        try:
+            idx = indices_for_span(ts, float(start), float(end if end is not None else ts[-1] + 1), fps)
+        except ValueError as e:
+            raise MediaError(name, str(e)) from e
     else:
-        idx = np.asarray(torch.as_tensor(indices).cpu(), dtype=np.int64)
-    idx_list = [int(i) for i in idx]
+        idx = np.asarray(indices.cpu() if isinstance(indices, torch.Tensor) else indices)
+    idx_list = _check_indices(name, idx, reader.num_frames)
     frames, pts = reader.get_frames(idx_list)
     if indices is None and fps is not None:
         # Resampled: frame k stands for the instant start + k / fps.
@@ -240,5 +300,5 @@ def decode_clip(
         audio=wav,
         sample_rate=sample_rate,
         audio_start=a_start,
-        path=_name(source),
+        path=name,
     )

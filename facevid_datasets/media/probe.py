@@ -1,8 +1,20 @@
-"""Probe a media file's streams with ffprobe: headers and packet index only, never a full decode."""
+"""Probe a media file's streams in-process (PyAV): headers and the container's packet index, never a
+full decode. `probe_ffprobe` is the former subprocess path, kept as a reference for the benchmark.
+
+Release scale: a bare 270,043-file release costs ~97 ms per file through ffprobe subprocesses and
+a few ms in-process (`benchmarks/bench_build_scale.py`). A header can lie: a file cut short by an
+interrupted copy keeps an index (MP4 `moov` at the front) that lists every frame. The probe checks
+the index against the file: samples that lie past the end of the file are not counted, and for
+containers without a full index (WebM/MKV) the packets after the last seek point are read to find
+where the stream really ends. Such files get true counts plus a `warning`; only the first frame is
+decoded (its display rotation is not exposed on the stream).
+"""
 
 from __future__ import annotations
 
 import json
+import os
+from collections.abc import Iterable
 from dataclasses import asdict, dataclass
 from fractions import Fraction
 from functools import lru_cache
@@ -34,6 +46,8 @@ class VideoInfo:
     audio_codec: str | None = None
     audio_sample_rate: int | None = None
     audio_channels: int | None = None
+    #: Set when the header disagreed with the packets (truncated file): the counts are the packets'.
+    warning: str | None = None
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -58,8 +72,8 @@ def _rotation(stream: dict) -> int:
     return int(rotate) % 360 if rotate else 0
 
 
-def probe(path: str | Path) -> VideoInfo:
-    """Read stream headers of `path`; raise MediaError naming the file if it has no video stream."""
+def probe_ffprobe(path: str | Path) -> VideoInfo:
+    """Read stream headers of `path` with an ffprobe subprocess (the former probe; ~100 ms a file)."""
     path = str(path)
     if not Path(path).is_file():
         raise MediaError(path, "file not found")
@@ -135,3 +149,171 @@ def frame_timestamps(path: str | Path) -> np.ndarray:
 def keyframe_indices(path: str | Path) -> np.ndarray:
     """Display-order indices of the key frames (where a decoder can start)."""
     return np.flatnonzero(_timestamps_cached(*_stat_key(path))[1])
+
+
+def _display_rotation(container, stream) -> int:
+    """Rotation (degrees clockwise, 0/90/180/270) a player applies, read from the first decoded frame."""
+    try:
+        stream.thread_type = "NONE"
+        for frame in container.decode(stream):
+            return int(round(-float(getattr(frame, "rotation", 0) or 0))) % 360
+    except Exception:  # noqa: BLE001 - an undecodable first frame is the decoder's problem, not the probe's
+        return 0
+    return 0
+
+
+def _packet_end(container, stream) -> tuple[int, float]:
+    """(packets, end time in s) of the video stream from its packets, demuxed without decoding."""
+    n, end = 0, 0.0
+    tb = float(stream.time_base)
+    for pkt in container.demux(stream):
+        if pkt.pts is None and pkt.dts is None:
+            continue
+        n += 1
+        ts = pkt.pts if pkt.pts is not None else pkt.dts
+        end = max(end, (ts + (pkt.duration or 0)) * tb)
+    return n, end
+
+
+def _check_packets(path: str, container, stream, num_frames: int, fps: float, start: float) -> tuple[int, str | None]:
+    """Frames the file really holds (vs the header's `num_frames`) and a warning when they differ."""
+    size = os.path.getsize(path)
+    entries = stream.index_entries
+    if len(entries) >= num_frames > 0:  # full sample index (MP4/MOV): compare offsets with the file size
+        inside = sum(1 for e in entries if e.pos + e.size <= size)
+        if inside < len(entries):
+            return inside, (f"truncated: the header lists {len(entries)} frames but the file ends after {inside} "
+                            f"(frame count taken from the data)")  # fmt: skip
+        return num_frames, None
+    # No full index (WebM/MKV): read the packets after the last seek point.
+    expect_end = start + num_frames / fps
+    try:
+        container.seek(int(max(0.0, expect_end - 10.0) / float(stream.time_base)), stream=stream, backward=True)
+        _, end = _packet_end(container, stream)
+    except Exception:  # noqa: BLE001 - an unseekable file is counted from the start below
+        end = 0.0
+    if end + 2.0 / fps >= expect_end:
+        return num_frames, None
+    container.seek(0, stream=stream, backward=True)
+    n, end = _packet_end(container, stream)
+    return n, f"truncated: the header claims {num_frames} frames but the packets end after {n} ({end:.2f} s)"
+
+
+def probe(path: str | Path) -> VideoInfo:
+    """Read stream headers of `path` in-process; raise MediaError naming the file if it has no video.
+
+    Counts are checked against the file's packet index (see the module docstring); a file whose
+    header disagrees gets the packets' counts and a `warning`.
+    """
+    import av
+
+    path = str(path)
+    if not Path(path).is_file():
+        raise MediaError(path, "file not found")
+    if Path(path).stat().st_size == 0:
+        raise MediaError(path, "file is empty")
+    try:
+        container = av.open(path, metadata_errors="ignore")
+    except (av.FFmpegError, OSError, UnicodeDecodeError) as e:
+        raise MediaError(path, f"not a readable media file ({e})") from None
+    with container:
+        video = next((s for s in container.streams if s.type == "video"), None)
+        audio = next((s for s in container.streams if s.type == "audio"), None)
+        if video is None:
+            raise MediaError(path, "no video stream")
+        ctx = video.codec_context
+        avg = float(video.average_rate) if video.average_rate else 0.0
+        real = float(video.base_rate) if video.base_rate else 0.0
+        fps = avg or real or (float(video.guessed_rate) if video.guessed_rate else 0.0)
+        tb = float(video.time_base) if video.time_base else 0.0
+        duration = float(video.duration * tb) if video.duration and tb else 0.0
+        if not duration and container.duration:
+            duration = container.duration / 1_000_000
+        start = float(video.start_time * tb) if video.start_time and tb else 0.0
+        warning = None
+        try:
+            if video.frames and video.frames > 0 and fps:
+                num_frames, warning = _check_packets(path, container, video, int(video.frames), fps, start)
+            else:  # no frame count in the header (WebM, some MKV): count packets, no pixels decoded
+                num_frames, end = _packet_end(container, video)
+                duration = duration or end - start
+            container.seek(0, stream=video, backward=True)
+        except av.FFmpegError as e:
+            raise MediaError(path, f"packets unreadable ({e})") from None
+        if not fps and duration:
+            fps = num_frames / duration
+        if num_frames == 0 or not fps:
+            raise MediaError(path, "video stream has no frames")
+        if warning:
+            duration = num_frames / fps
+        rotation = _display_rotation(container, video)
+        width, height = int(ctx.width or 0), int(ctx.height or 0)
+        if rotation in (90, 270):
+            width, height = height, width
+        actx = audio.codec_context if audio is not None else None
+        return VideoInfo(
+            path=path,
+            width=width,
+            height=height,
+            fps=float(fps),
+            num_frames=int(num_frames),
+            duration=float(duration or num_frames / fps),
+            codec=str(ctx.name),
+            pixel_format=ctx.format.name if ctx.format is not None else None,
+            rotation=rotation,
+            variable_frame_rate=bool(avg and real and abs(avg - real) / real > 0.01),
+            has_audio=audio is not None,
+            audio_codec=actx.name if actx is not None else None,
+            audio_sample_rate=int(actx.sample_rate) if actx is not None and actx.sample_rate else None,
+            audio_channels=int(actx.channels) if actx is not None and actx.channels else None,
+            warning=warning,
+        )
+
+
+def _probe_or_reason(path: str) -> VideoInfo | str:
+    try:
+        return probe(path)
+    except MediaError as e:
+        return e.reason
+    except Exception as e:  # noqa: BLE001 - one odd file must not stop a release-wide probe
+        return f"probe failed ({type(e).__name__}: {e})"
+
+
+def probe_many(paths: Iterable[str | Path], cache, *, workers: int = 1, chunksize: int = 64) -> int:
+    """Probe every file of `paths` that `cache` (a ProbeCache) lacks, `workers` processes in parallel.
+
+    Results (and failure reasons) go into the cache; returns how many files were probed.
+    """
+    todo: list[tuple[str, int, int]] = []
+    for p in paths:
+        p = str(p)
+        try:
+            st = os.stat(p)
+        except OSError:
+            continue  # reported when the record is made
+        key = (p, st.st_size, st.st_mtime_ns)
+        if cache._lookup(key) is None:
+            todo.append(key)
+    if not todo:
+        return 0
+    names = [k[0] for k in todo]
+    if workers <= 1 or len(todo) < 2 * chunksize:
+        results: Iterable[VideoInfo | str] = map(_probe_or_reason, names)
+        pool = None
+    else:
+        import multiprocessing as mp
+        from concurrent.futures import ProcessPoolExecutor
+
+        pool = ProcessPoolExecutor(max_workers=workers, mp_context=mp.get_context("fork"))
+        results = pool.map(_probe_or_reason, names, chunksize=chunksize)
+    try:
+        from tqdm.auto import tqdm
+
+        for key, hit in tqdm(zip(todo, results, strict=True), total=len(todo), desc="probing videos", unit="file",
+                             disable=len(todo) < 1000):  # fmt: skip
+            cache.put(key, hit)
+            cache.probes += 1
+    finally:
+        if pool is not None:
+            pool.shutdown(cancel_futures=True)
+    return len(todo)

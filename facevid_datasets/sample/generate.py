@@ -6,7 +6,8 @@ Speech: espeak-ng in five languages. Each clip animates the still: the jaw and l
 warped open in proportion to the speech envelope of that video frame (so the mouth follows
 the audio), and the face plane is rotated by a smooth yaw/pitch/roll trajectory whose class is
 the clip's head-pose label. The 68 dlib landmarks found on the still are carried through the
-same warps, so keypoints and per-frame angles are exact by construction.
+same warps, so keypoints and per-frame angles are exact by construction; the per-frame face
+boxes are those landmark boxes grown by 25% per side (the size of a face detector's box).
 
 Three `source` groups of very different total duration make balancing meaningful:
 collected clips (FaceVid-1K's own, ~5-8 s each), CelebV-HQ-style clips (~2-3 s) and
@@ -180,6 +181,18 @@ def _rotation_homography(yaw: float, pitch: float, roll: float) -> np.ndarray:
     return c @ plane @ np.linalg.inv(c)
 
 
+def face_boxes(keypoints: np.ndarray) -> np.ndarray:
+    """Per-frame face boxes (T, 5) x0, y0, x1, y1, confidence: the exact landmark box grown to a detector's.
+
+    The sample has no detector in the loop: its landmarks are exact, so the box a face detector draws
+    (brow-to-chin landmarks plus forehead and cheeks) is the landmark box grown by 25% per side.
+    """
+    from ..training.conditions import boxes_from_keypoints
+
+    boxes, known = boxes_from_keypoints(keypoints)
+    return np.concatenate([boxes, known[:, None].astype(np.float32)], axis=1).astype(np.float32)
+
+
 def render_clip(
     face: np.ndarray, pts: np.ndarray, opening: np.ndarray, pose: str, seed: int
 ) -> tuple[list[np.ndarray], np.ndarray, np.ndarray]:
@@ -259,13 +272,13 @@ def caption(spec: ClipSpec, label: str) -> str:
 
 
 def generate(out: Path) -> Path:
-    """Write the sample release (videos/, keypoints/, head_pose/, metadata.jsonl) into `out`."""
+    """Write the sample release (videos/, keypoints/, head_pose/, face_boxes/, metadata.jsonl) into `out`."""
     if shutil.which("espeak-ng") is None:
         raise SystemExit("espeak-ng is needed to regenerate the sample: apt-get install espeak-ng")
     out = Path(out)
     if out.exists():
         shutil.rmtree(out)
-    for d in ("videos/collected", "videos/public", "keypoints", "head_pose"):
+    for d in ("videos/collected", "videos/public", "keypoints", "head_pose", "face_boxes"):
         (out / d).mkdir(parents=True, exist_ok=True)
     portraits = {name: _portrait(name) for name in IDENTITIES}
     rows = []
@@ -287,6 +300,7 @@ def generate(out: Path) -> Path:
                          sample_rate=AUDIO_RATE, crf=26, gop=50, preset="medium")  # fmt: skip
             np.save(out / "keypoints" / f"{spec.clip_id}.npy", kps)
             np.save(out / "head_pose" / f"{spec.clip_id}.npy", angles)
+            np.save(out / "face_boxes" / f"{spec.clip_id}.npy", face_boxes(kps))
             sampled = np.linspace(0, num_frames - 1, 5).round().astype(int)
             label = dominant_class([head_pose_class(*angles[i, :2]) for i in sampled])
             face_w = float(np.ptp(kps[:, :17, 0], axis=1).mean())
@@ -296,6 +310,7 @@ def generate(out: Path) -> Path:
                 "attributes": IDENTITIES[spec.identity]["attributes"] | (
                     {} if spec.language else {"action": ["Gaze"]}),
                 "head_pose": {"label": label}, "keypoints": {"format": "ibug68"},
+                "face_boxes": {"detector": "landmarks"},
                 "quality": {"brisque": _brisque(frames), "face_size": round(face_w, 1)},
             })  # fmt: skip
     with (out / "metadata.jsonl").open("w") as f:

@@ -2,17 +2,31 @@
 
 `ClipDataset` plans clips (no pixels), `BalancedSampler` mixes groups by seconds of video across
 ranks and resumes mid-epoch, `VideoCollator` decodes and aligns video, audio and keypoints, and
-`clip_loader` puts decoding in CPU workers or on NVDEC in the main process.
+`clip_loader` puts decoding in CPU workers or on NVDEC in the main process. Names are imported on
+first use, so planning in a worker does not load torchvision.
 """
 
-from .collate import VideoCollator
-from .mixing import GroupShare
-from .plan import DEFAULT_FPS, ClipDataset, ClipPlan, Draw
-from .populations import population_shares, population_tables
-from .prefetch import CudaPrefetcher, clip_loader
-from .sampler import BalancedSampler, ClipSampler
-from .store import training_copies
-from .streaming import StreamingClipDataset
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
+_LAZY = {
+    "VideoCollator": ".collate",
+    "GroupShare": ".mixing",
+    "DEFAULT_FPS": ".plan",
+    "ClipDataset": ".plan",
+    "ClipPlan": ".plan",
+    "Draw": ".plan",
+    "StreamingClipDataset": ".streaming",
+    "population_shares": ".populations",
+    "population_tables": ".populations",
+    "CudaPrefetcher": ".prefetch",
+    "clip_loader": ".prefetch",
+    "BalancedSampler": ".sampler",
+    "ClipSampler": ".sampler",
+    "training_copies": ".store",
+}
 
 __all__ = [
     "DEFAULT_FPS",
@@ -30,3 +44,27 @@ __all__ = [
     "population_tables",
     "training_copies",
 ]
+
+if TYPE_CHECKING:
+    from .collate import VideoCollator
+    from .mixing import GroupShare
+    from .plan import DEFAULT_FPS, ClipDataset, ClipPlan, Draw
+    from .populations import population_shares, population_tables
+    from .prefetch import CudaPrefetcher, clip_loader
+    from .sampler import BalancedSampler, ClipSampler
+    from .store import training_copies
+    from .streaming import StreamingClipDataset
+
+
+def __getattr__(name: str) -> Any:
+    """Import the module defining public `name` on first access (PEP 562)."""
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    value = getattr(importlib.import_module(module, __name__), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(_LAZY))

@@ -1,34 +1,58 @@
 """Decode a batch of clip plans into fixed-shape tensors on the trainer's device.
 
-`VideoCollator` is the DataLoader `collate_fn` on CPU (it then decodes in worker processes), and
-is called in the main process on CUDA, where torchcodec decodes on NVDEC and the resize runs on the
-GPU (`clip_loader` sets up either, overlapping GPU decode with the training step). Both paths run
-the same code after decoding, so they agree up to decoder rounding.
+`VideoCollator` is the DataLoader `collate_fn` on CPU (it then decodes in worker processes). On
+CUDA the workers run `VideoCollator.prepare` (audio and keypoints on CPU) and the main process
+calls the collator on those, decoding only video on NVDEC with several decode sessions at once
+and resizing on the GPU (`clip_loader` sets up either). Both paths run the same code after
+decoding, so they agree up to decoder rounding.
+
+Windows of one file in a batch are decoded in one forward pass (the sorted union of their frame
+indices through one decoder: the run-up from the keyframe is paid once), and decoders stay open
+across batches (`reader_cache`), so consecutive windows of a file reuse them. A clip that fails is
+replaced through the `replace` hook (another clip of its group) and reported in `batch["errors"]`.
 """
 
 from __future__ import annotations
 
 import logging
+import threading
 from collections import OrderedDict
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any, Literal
 
 import numpy as np
 import torch
-from torchvision.transforms.v2 import functional as TF
 
 from .. import vocab
 from ..errors import MediaError
-from ..media import AUDIO_SAMPLE_RATE, TorchcodecReader, decode_audio, open_reader
+from ..media import AUDIO_SAMPLE_RATE, open_reader
+from ..media.decode import TorchcodecReader, check_device
+from .audio import frame_audio, samples_per_frame
+from .geometry import Fit, clean_keypoints, fit_frames, to_dtype
 from .plan import ClipPlan
+from .recovery import EpochReport
 
 logger = logging.getLogger(__name__)
 
-Fit = Literal["crop", "pad"]
-
 #: Attribute ids the batch carries (index in the DH-FaceVid-1K vocabulary, -1 when unknown/other).
 ID_FIELDS = ("ethnicity", "gender", "age_group", "emotion", "head_pose")
+
+#: What a bad file can raise on its way through a decoder (anything else is a bug and propagates).
+DECODE_ERRORS = (MediaError, RuntimeError, ValueError, OSError, EOFError, IndexError)
+
+Frames = tuple[torch.Tensor, torch.Tensor]  # (T, C, H, W) uint8 on the decode device, pts (T,) seconds
+
+
+@dataclass
+class Prepared:
+    """One clip's CPU side, made in a DataLoader worker on the CUDA path: the plan and its audio."""
+
+    plan: ClipPlan
+    audio: torch.Tensor | None = None
+    windows: torch.Tensor | None = None
+    error: dict[str, Any] | None = None
 
 
 @dataclass
@@ -49,14 +73,27 @@ def _label_id(kind: str, value: Any) -> int:
     return lower.index(canon.lower()) if isinstance(canon, str) and canon.lower() in lower else -1
 
 
+def _failure(plan: ClipPlan, error: BaseException, attempt: int) -> dict[str, Any]:
+    reason = error.reason if isinstance(error, MediaError) else f"{type(error).__name__}: {error}"
+    name = plan.video if isinstance(plan.video, str) else "<bytes>"
+    return {"clip_id": plan.clip_id, "file": name, "reason": reason, "attempt": attempt}
+
+
 class VideoCollator:
     """Turns a list of `ClipPlan`s into a batch dict of fixed-shape tensors on `device`.
 
     `size`: output (H, W) or one int for squares; `fit` "crop" (fill, crop around the face from the
     keypoints, else the centre) or "pad" (letterbox, nothing cut). `dtype` and `value_range` set
     the video's type and range (uint8 keeps 0..255). Audio is mono at `sample_rate`, cut per
-    output frame; `audio_window` k adds each frame's +-k frame window. A clip that fails to decode
-    is logged, listed in `batch["errors"]` and replaced by another clip of the batch.
+    output frame; `audio_window` k adds each frame's +-k frame window; clips of different output
+    fps share a batch (audio padded to the longest, `samples_per_frame` per clip).
+    `one_pass`: windows of one file in a batch are decoded in one forward pass; `reader_cache`
+    decoders stay open per process (default 4 on CPU, 8 on CUDA); `decode_sessions` files are
+    decoded at once (default 1 on CPU, where DataLoader workers give the parallelism, and 7 on CUDA,
+    one per NVDEC engine of an H100/H200). A clip that fails is logged, listed in `batch["errors"]`
+    and replaced: by `replace(plan, attempt)` (`clip_loader` wires one drawing from the same group)
+    up to `max_attempts` times, else by another clip of the batch; when every clip fails, a
+    `MediaError` names the files.
     """
 
     def __init__(
@@ -73,175 +110,224 @@ class VideoCollator:
         backend: Literal["torchcodec", "decord"] = "torchcodec",
         seek_mode: Literal["exact", "approximate"] = "approximate",
         decode_threads: int = 1,
-        reader_cache: int = 0,
+        reader_cache: int | None = None,
+        one_pass: bool = True,
+        decode_sessions: int | None = None,
+        replace: Callable[[ClipPlan, int], ClipPlan] | None = None,
+        max_attempts: int = 3,
     ):
+        check_device(device, "VideoCollator")
         self.size = (size, size) if isinstance(size, int) else (int(size[0]), int(size[1]))
         self.device = torch.device(device)
-        if self.device.type == "cuda" and backend != "torchcodec":
+        cuda = self.device.type == "cuda"
+        if cuda and backend != "torchcodec":
             raise ValueError("CUDA decoding uses torchcodec (NVDEC); decord's registry build is CPU only")
         if fit not in ("crop", "pad"):
             raise ValueError(f"fit={fit!r}: use 'crop' or 'pad'")
+        if max_attempts < 0:
+            raise ValueError(f"max_attempts must be >= 0, got {max_attempts}")
         self.dtype, self.value_range, self.fit = dtype, value_range, fit
         self.audio, self.audio_window, self.sample_rate = audio, audio_window, sample_rate
         self.backend, self.seek_mode, self.decode_threads = backend, seek_mode, decode_threads
-        self.reader_cache = reader_cache
+        self.reader_cache = (8 if cuda else 4) if reader_cache is None else reader_cache
+        self.one_pass = one_pass
+        self.decode_sessions = max(1, decode_sessions or (7 if cuda else 1))
+        self.replace, self.max_attempts = replace, max_attempts
+        self.report = EpochReport()  # failures seen by this process (see clip_loader for the epoch's)
         self._readers: OrderedDict[str, Any] = OrderedDict()
+        self._lock = threading.Lock()
+        self._pool: ThreadPoolExecutor | None = None
+
+    def __getstate__(self) -> dict[str, Any]:  # decoders, locks and threads stay in their process
+        state = dict(self.__dict__)
+        state.update(_readers=OrderedDict(), _lock=None, _pool=None)
+        return state
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        self.__dict__.update(state)
+        self._lock = threading.Lock()
 
     # --- decoding ------------------------------------------------------------------------------
-    def _reader(self, source: str | bytes) -> Any:
-        key = source if isinstance(source, str) else None
-        if key is not None and key in self._readers:
-            self._readers.move_to_end(key)
-            return self._readers[key]
+    def _open(self, source: str | bytes) -> Any:
         if self.backend == "torchcodec":
             if self.device.type == "cuda":
-                from torchcodec.decoders import set_cuda_backend
+                return TorchcodecReader(source, device=str(self.device), seek_mode=self.seek_mode)
+            return TorchcodecReader(source, seek_mode=self.seek_mode, num_threads=self.decode_threads)
+        return open_reader(source, backend=self.backend, num_threads=self.decode_threads)
 
-                with set_cuda_backend("nvdec"):
-                    reader = TorchcodecReader(source, device=str(self.device), seek_mode=self.seek_mode)
-            else:
-                reader = TorchcodecReader(source, seek_mode=self.seek_mode, num_threads=self.decode_threads)
-        else:
-            reader = open_reader(source, backend=self.backend, num_threads=self.decode_threads)
-        if key is not None and self.reader_cache > 0:
-            self._readers[key] = reader
-            while len(self._readers) > self.reader_cache:
-                self._readers.popitem(last=False)
+    def _reader(self, source: str | bytes) -> Any:
+        key = source if isinstance(source, str) and self.reader_cache > 0 else None
+        if key is not None:
+            with self._lock:
+                if key in self._readers:
+                    self._readers.move_to_end(key)
+                    return self._readers[key]
+        reader = self._open(source)
+        if key is not None:
+            with self._lock:
+                self._readers[key] = reader
+                while len(self._readers) > self.reader_cache:
+                    self._readers.popitem(last=False)
         return reader
 
-    def decode_frames(self, plan: ClipPlan) -> tuple[torch.Tensor, torch.Tensor]:
+    def _forget(self, source: str | bytes) -> None:
+        if isinstance(source, str):
+            with self._lock:
+                self._readers.pop(source, None)
+
+    def _decode_group(self, plans: Sequence[ClipPlan]) -> list[Frames | BaseException]:
+        """Frames of several windows of one file: the sorted union of their indices in one call."""
+        source = plans[0].video
+        try:
+            reader = self._reader(source)
+            n = int(getattr(reader, "num_frames", 0) or 0)
+            wanted = [np.minimum(p.indices, n - 1) if n else p.indices for p in plans]  # header over-counts
+            union = np.unique(np.concatenate(wanted))
+            frames, pts = reader.get_frames([int(i) for i in union])
+        except DECODE_ERRORS as e:
+            self._forget(source)  # a decoder that failed may be left mid-stream
+            return [e] * len(plans)
+        out: list[Frames | BaseException] = []
+        for idx in wanted:
+            if len(idx) == len(union) and np.array_equal(idx, union):
+                out.append((frames, pts.cpu()))  # distinct, increasing indices: no gather copy
+                continue
+            pos = torch.as_tensor(np.searchsorted(union, idx))
+            out.append((frames.index_select(0, pos.to(frames.device)), pts.cpu().index_select(0, pos)))
+        return out
+
+    def decode_videos(self, plans: Sequence[ClipPlan]) -> list[Frames | BaseException]:
+        """Each plan's frames and pts (or the error its file gave), windows of one file decoded together
+        (`one_pass`), up to `decode_sessions` files at once."""
+        groups: OrderedDict[Any, list[int]] = OrderedDict()
+        for i, p in enumerate(plans):
+            key = p.video if self.one_pass and isinstance(p.video, str) else ("item", i)
+            groups.setdefault(key, []).append(i)
+        jobs = list(groups.values())
+        out: list[Frames | BaseException | None] = [None] * len(plans)
+        if self.decode_sessions > 1 and len(jobs) > 1:
+            if self._pool is None:
+                self._pool = ThreadPoolExecutor(self.decode_sessions, thread_name_prefix="facevid-decode")
+            results = list(self._pool.map(lambda g: self._decode_group([plans[i] for i in g]), jobs))
+        else:
+            results = [self._decode_group([plans[i] for i in g]) for g in jobs]
+        for g, res in zip(jobs, results, strict=True):
+            for i, r in zip(g, res, strict=True):
+                out[i] = r
+        return out  # type: ignore[return-value]
+
+    def decode_frames(self, plan: ClipPlan) -> Frames:
         """The plan's frames (T, C, H, W) uint8 on the decode device, and their pts (T,) seconds."""
-        uniq, inverse = np.unique(plan.indices, return_inverse=True)
-        reader = self._reader(plan.video)
-        n = getattr(reader, "num_frames", 0)
-        if n and uniq[-1] >= n:  # the record over-counts frames (approximate header): clamp to the file
-            uniq = np.minimum(uniq, n - 1)
-        frames, pts = reader.get_frames([int(i) for i in uniq])
-        if len(uniq) == len(plan.indices) and np.array_equal(uniq, plan.indices):
-            return frames, pts.cpu()  # distinct, increasing indices (the usual case): no gather copy
-        inv = torch.as_tensor(inverse.reshape(-1), device=frames.device)
-        return frames.index_select(0, inv), pts.cpu().index_select(0, inv.cpu())
+        res = self._decode_group([plan])[0]
+        if isinstance(res, BaseException):
+            raise res
+        return res
 
-    # --- geometry ------------------------------------------------------------------------------
-    def _face_centre(self, plan: ClipPlan, w: int, h: int) -> tuple[float, float]:
-        kp = plan.keypoints
-        if kp is not None and len(kp):
-            pts = kp[plan.valid] if plan.valid.any() else kp
-            ok = pts[..., 2] > 0 if pts.shape[-1] == 3 else np.ones(pts.shape[:-1], bool)
-            ok &= np.isfinite(pts[..., 0]) & np.isfinite(pts[..., 1])
-            if ok.any():  # centre of the points' box: dense landmark regions do not pull it
-                x, y = pts[..., 0][ok], pts[..., 1][ok]
-                return float(x.min() + x.max()) / 2, float(y.min() + y.max()) / 2
-        return w / 2.0, h / 2.0
-
-    def _geometry(self, plan: ClipPlan, kp_scale: tuple[float, float], w: int, h: int) -> tuple[float, ...]:
-        """Crop (top, left, height, width) in decoded pixels; output = (crop - offset) * scale + pad."""
-        H, W = self.size
-        if self.fit == "crop":
-            cw = min(float(w), h * W / H)
-            ch = cw * H / W
-            cx, cy = self._face_centre(plan, plan.width or w, plan.height or h)
-            cx, cy = cx * kp_scale[0], cy * kp_scale[1]
-            left = int(round(min(max(cx - cw / 2, 0.0), w - cw)))
-            top = int(round(min(max(cy - ch / 2, 0.0), h - ch)))
-            return top, left, int(round(ch)), int(round(cw)), 0, 0
-        s = min(H / h, W / w)
-        nh, nw = max(1, int(round(h * s))), max(1, int(round(w * s)))
-        return 0, 0, h, w, (H - nh) // 2, (W - nw) // 2
-
+    # --- the rest of a clip ---------------------------------------------------------------------
     def transform(self, plan: ClipPlan, frames: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor | None]:
         """Resize/crop the frames to the output size and move keypoints into output pixels."""
-        H, W = self.size
-        h, w = frames.shape[-2:]
-        # keypoints are in the record's stored-video pixels; decoded frames may differ (rotation is
-        # already applied by the decoder, a training copy may be smaller)
-        kp_scale = (w / plan.width if plan.width else 1.0, h / plan.height if plan.height else 1.0)
-        top, left, ch, cw, pad_top, pad_left = self._geometry(plan, kp_scale, w, h)
-        if self.fit == "crop":
-            out = TF.resized_crop(frames, top, left, ch, cw, [H, W], antialias=True)
-            sx, sy = W / cw, H / ch
-        else:
-            s = min(H / h, W / w)
-            nh, nw = max(1, int(round(h * s))), max(1, int(round(w * s)))
-            out = TF.resize(frames, [nh, nw], antialias=True)
-            out = torch.nn.functional.pad(out, (pad_left, W - nw - pad_left, pad_top, H - nh - pad_top))
-            sx, sy = nw / w, nh / h
-        kp = None
-        if plan.keypoints is not None:
-            k = torch.as_tensor(plan.keypoints, dtype=torch.float32).clone()
-            k[..., 0] = (k[..., 0] * kp_scale[0] - left) * sx + pad_left
-            k[..., 1] = (k[..., 1] * kp_scale[1] - top) * sy + pad_top
-            kp = k
-        return out, kp
+        return fit_frames(plan, frames, self.size, self.fit)
 
-    def _to_dtype(self, video: torch.Tensor) -> torch.Tensor:
-        if self.dtype == torch.uint8:
-            return video
-        lo, hi = self.value_range
-        return video.to(self.dtype) * ((hi - lo) / 255.0) + lo
-
-    # --- audio ---------------------------------------------------------------------------------
     def samples_per_frame(self, fps: float) -> int:
-        return int(round(self.sample_rate / fps))
+        return samples_per_frame(self.sample_rate, fps)
 
     def _audio(self, plan: ClipPlan, times: np.ndarray) -> tuple[torch.Tensor | None, torch.Tensor | None]:
-        """Per-frame audio (T * spf) at the frames' instants, and +-k frame windows (T, (2k+1) * spf)."""
-        if not self.audio or plan.audio is None:
+        if not self.audio:
             return None, None
-        k, sr, f = self.audio_window, self.sample_rate, plan.fps
-        spf = self.samples_per_frame(f)
-        a0 = float(times.min()) - k / f
-        a1 = float(times.max()) + (k + 1) / f
-        wav = decode_audio(plan.audio, a0, a1, sr)
-        if wav is None:
-            return None, None
-        margin = spf * (k + 1)
-        wav = torch.nn.functional.pad(wav, (margin, margin))
-        offsets = np.round((times - a0) * sr).astype(np.int64) + margin
-        valid = torch.as_tensor(plan.valid)
-        ar = torch.arange(spf)
-        per_frame = wav[torch.as_tensor(offsets)[:, None] + ar]  # (T, spf)
-        per_frame[~valid] = 0
-        windows = None
-        if k > 0:
-            war = torch.arange(-k * spf, (k + 1) * spf)
-            windows = wav[torch.as_tensor(offsets)[:, None] + war]
-            windows[~valid] = 0
-        return per_frame.reshape(-1), windows
+        return frame_audio(plan, times, sample_rate=self.sample_rate, window=self.audio_window)
 
-    # --- one clip and a batch -------------------------------------------------------------------
-    def decode_one(self, plan: ClipPlan) -> _Decoded:
-        """Decode, resize and align one clip (raises MediaError on a bad file)."""
-        frames, pts = self.decode_frames(plan)
+    def _finish(self, plan: ClipPlan, decoded: Frames, prepared: Prepared | None) -> _Decoded:
+        frames, pts = decoded
         video, kp = self.transform(plan, frames)
-        video = self._to_dtype(video)
-        # the instant each output frame stands for, on the file's own clock
-        times = pts.numpy().astype(np.float64) + (plan.times - plan.indices / plan.source_fps)
-        audio, windows = self._audio(plan, times)
+        video = to_dtype(video, self.dtype, self.value_range)
+        if prepared is not None:
+            audio, windows = prepared.audio, prepared.windows
+        else:  # the instant each output frame stands for, on the file's own clock
+            times = pts.numpy().astype(np.float64) + (plan.times - plan.indices / plan.source_fps)
+            audio, windows = self._audio(plan, times)
         return _Decoded(plan, video, kp, audio, windows)
 
-    def __call__(self, plans: Sequence[ClipPlan]) -> dict[str, Any]:
-        if not len(plans):
-            raise ValueError("empty batch")
-        decoded: list[_Decoded | None] = []
-        errors: list[dict[str, str]] = []
+    def decode_one(self, plan: ClipPlan) -> _Decoded:
+        """Decode, resize and align one clip (raises MediaError on a bad file)."""
+        return self._finish(plan, self.decode_frames(plan), None)
+
+    def prepare(self, plans: Sequence[ClipPlan]) -> list[Prepared]:
+        """The CPU side of each clip (audio at the planned instants), for DataLoader workers on the CUDA
+        path; a clip whose audio fails carries its error, and the main process replaces it."""
+        out = []
         for plan in plans:
             try:
-                decoded.append(self.decode_one(plan))
-            except (MediaError, RuntimeError, ValueError, OSError) as e:
-                reason = e.reason if isinstance(e, MediaError) else str(e)
-                name = plan.video if isinstance(plan.video, str) else "<bytes>"
-                logger.warning("clip %s (%s) replaced in batch: %s", plan.clip_id, name, reason)
-                errors.append({"clip_id": plan.clip_id, "file": name, "reason": reason})
-                decoded.append(None)
+                audio, windows = None, None
+                if self.audio and plan.audio is not None:
+                    offset = _video_start(plan.video)
+                    audio, windows = self._audio(plan, plan.times + offset)
+                out.append(Prepared(plan, audio, windows))
+            except DECODE_ERRORS as e:
+                out.append(Prepared(plan, error=_failure(plan, e, 0)))
+        return out
+
+    # --- a batch -------------------------------------------------------------------------------
+    def _replacement(self, plan: ClipPlan, errors: list[dict[str, Any]]) -> _Decoded | None:
+        """Decode replacements for failed `plan` through the `replace` hook, up to `max_attempts`;
+        failed attempts are appended to `errors`."""
+        if self.replace is None:
+            return None
+        for attempt in range(1, self.max_attempts + 1):
+            try:
+                new = self.replace(plan, attempt)
+            except Exception as e:  # a replacement that cannot even be planned: stop trying for this slot
+                errors.append({**_failure(plan, e, attempt), "reason": f"no replacement: {e}"})
+                return None
+            try:
+                decoded = self.decode_one(new)
+            except DECODE_ERRORS as e:
+                errors.append(_failure(new, e, attempt))
+                logger.warning("replacement %s for %s failed too: %s", new.clip_id, plan.clip_id, errors[-1]["reason"])
+                continue
+            return decoded
+        return None
+
+    def __call__(self, items: Sequence[ClipPlan | Prepared]) -> dict[str, Any]:
+        if not len(items):
+            raise ValueError("empty batch")
+        prepared = [it if isinstance(it, Prepared) else None for it in items]
+        plans = [it.plan if isinstance(it, Prepared) else it for it in items]
+        errors: list[dict[str, Any]] = []
+        decoded: list[_Decoded | None] = [None] * len(plans)
+        failed: dict[int, dict[str, Any]] = {}  # slot -> its clip's failure
+        todo = []
+        for i, prep in enumerate(prepared):
+            if prep is not None and prep.error is not None:
+                failed[i] = prep.error
+            else:
+                todo.append(i)
+        for i, res in zip(todo, self.decode_videos([plans[i] for i in todo]), strict=True):
+            try:
+                if isinstance(res, BaseException):
+                    raise res
+                decoded[i] = self._finish(plans[i], res, prepared[i])
+            except DECODE_ERRORS as e:
+                failed[i] = _failure(plans[i], e, 0)
+        for i in sorted(failed):
+            first = failed[i]
+            errors.append(first)
+            logger.warning("clip %s (%s) failed, drawing a replacement: %s", first["clip_id"], first["file"],
+                           first["reason"])
+            decoded[i] = self._replacement(plans[i], errors)
+            if decoded[i] is not None:
+                first["replaced_by"] = decoded[i].plan.clip_id
         good = [d for d in decoded if d is not None]
         if not good:
-            raise MediaError(errors[0]["file"], f"every clip of the batch failed to decode: {errors}")
-        replaced = [d is None for d in decoded]
-        items = [d if d is not None else good[i % len(good)] for i, d in enumerate(decoded)]
-        batch = self._stack(items)
+            files = "; ".join(f"{e['file']} ({e['reason']})" for e in errors)
+            self.report.extend(errors)
+            raise MediaError(errors[0]["file"], f"every clip of the batch failed to decode, replacements "
+                             f"included ({len(errors)} attempts): {files}")
+        replaced = [i in failed for i in range(len(plans))]
+        filled = [d if d is not None else good[i % len(good)] for i, d in enumerate(decoded)]
+        batch = self._stack(filled)
         batch["replaced"] = torch.tensor(replaced)
         batch["errors"] = errors
+        self.report.add(batch)
         return batch
 
     def _stack(self, items: list[_Decoded]) -> dict[str, Any]:
@@ -268,23 +354,8 @@ class VideoCollator:
                     for d in items]
             batch[f"{kind}_id"] = torch.tensor([_label_id(kind, v) for v in vals])
         if self.audio:
-            spfs = {self.samples_per_frame(f) for f in fps}
-            if len(spfs) > 1:
-                raise ValueError(f"clips of one batch have different frame rates {sorted(set(fps))}: set fps= "
-                                 "on the ClipDataset so audio per frame has one length")
-            spf = spfs.pop()
-            k = self.audio_window
-            audio = torch.zeros(B, T * spf)
-            windows = torch.zeros(B, T, (2 * k + 1) * spf)
-            amask = torch.zeros(B, dtype=torch.bool)
-            for b, d in enumerate(items):
-                if d.audio is not None:
-                    audio[b], amask[b] = d.audio, True
-                    if d.windows is not None:
-                        windows[b] = d.windows
-            batch["audio"], batch["audio_mask"] = audio.to(dev), amask.to(dev)
-            if k > 0:
-                batch["audio_windows"] = windows.to(dev)
+            batch.update({k: v.to(dev) if isinstance(v, torch.Tensor) and k != "samples_per_frame" else v
+                          for k, v in self._stack_audio(items, T).items()})
         K = max((d.keypoints.shape[1] for d in items if d.keypoints is not None), default=0)
         kps = torch.zeros(B, T, K, 3)
         kmask = torch.zeros(B, T, dtype=torch.bool)
@@ -292,17 +363,53 @@ class VideoCollator:
         pmask = torch.zeros(B, T, dtype=torch.bool)
         for b, d in enumerate(items):
             valid = torch.as_tensor(d.plan.valid)
-            if d.keypoints is not None:
-                kps[b, :, : d.keypoints.shape[1]] = d.keypoints
-                kmask[b] = valid
+            if d.keypoints is not None:  # NaN / inf points never reach the batch: zeroed and masked
+                pts, usable = clean_keypoints(d.keypoints)
+                kps[b, :, : pts.shape[1]] = pts
+                kmask[b] = valid & usable
             if d.plan.head_pose is not None:
-                pose[b] = torch.as_tensor(d.plan.head_pose)
-                pmask[b] = valid & torch.isfinite(pose[b]).all(-1)
+                p = torch.as_tensor(d.plan.head_pose, dtype=torch.float32)
+                ok = torch.isfinite(p).all(-1)
+                pose[b] = torch.where(ok[:, None], p, torch.zeros(()))
+                pmask[b] = valid & ok
         batch.update(keypoints=kps.to(dev), keypoints_mask=kmask.to(dev), head_pose=pose.to(dev),
                      head_pose_mask=pmask.to(dev))
         return batch
 
+    def _stack_audio(self, items: list[_Decoded], T: int) -> dict[str, torch.Tensor]:
+        """Audio of the batch; clips of different output fps are padded to the longest frame."""
+        B, k = len(items), self.audio_window
+        spfs = [self.samples_per_frame(d.plan.fps) for d in items]
+        S = max(spfs)
+        audio = torch.zeros(B, T, S)
+        windows = torch.zeros(B, T, (2 * k + 1) * S)
+        amask = torch.zeros(B, dtype=torch.bool)
+        for b, (d, spf) in enumerate(zip(items, spfs, strict=True)):
+            if d.audio is not None:
+                audio[b, :, :spf], amask[b] = d.audio.reshape(T, spf), True
+                if d.windows is not None:
+                    windows[b, :, : (2 * k + 1) * spf] = d.windows
+        out = {"audio": audio.reshape(B, T * S), "audio_mask": amask, "samples_per_frame": torch.tensor(spfs)}
+        if k > 0:
+            out["audio_windows"] = windows
+        return out
+
+
+_STARTS: OrderedDict[str, float] = OrderedDict()
+
+
+def _video_start(source: str | bytes) -> float:
+    """Seconds at which the file's video stream starts (its pts clock), from the header; cached."""
+    if isinstance(source, str) and source in _STARTS:
+        return _STARTS[source]
+    start = TorchcodecReader(source, seek_mode="approximate").start_seconds
+    if isinstance(source, str):
+        _STARTS[source] = start
+        while len(_STARTS) > 4096:
+            _STARTS.popitem(last=False)
+    return start
+
 
 def plans_collate(plans: Sequence[ClipPlan]) -> list[ClipPlan]:
-    """collate_fn for the CUDA path: workers only plan; the main process decodes on the GPU."""
+    """collate_fn that only passes plans on (the main process decodes everything)."""
     return list(plans)

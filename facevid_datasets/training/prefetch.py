@@ -7,6 +7,7 @@ background thread of the main process while the current training step runs.
 
 from __future__ import annotations
 
+import copy
 import queue
 import threading
 from collections.abc import Iterable, Iterator
@@ -15,11 +16,13 @@ from typing import Any
 import torch
 from torch.utils.data import DataLoader, Dataset, IterableDataset, Sampler
 
-from .collate import VideoCollator, plans_collate
+from .collate import VideoCollator
+from .recovery import EpochReport, Replacer
 
 
 class CudaPrefetcher:
-    """Decodes plan batches from `loader` with `collator` on the GPU, `depth` batches ahead."""
+    """Decodes batches of plans (or `Prepared` clips) from `loader` with `collator` on the GPU, `depth`
+    batches ahead, in a background thread on a side CUDA stream."""
 
     def __init__(self, loader: Iterable[list[Any]], collator: VideoCollator, depth: int = 2):
         if collator.device.type != "cuda":
@@ -74,6 +77,29 @@ class CudaPrefetcher:
                     pass
 
 
+class ClipLoader:
+    """Decoded batches of one epoch per iteration, with `report`: that epoch's failures by file and
+    reason (read from each batch's `errors`, so it counts clips decoded in worker processes too)."""
+
+    def __init__(self, batches: Iterable[dict[str, Any]], dataloader: DataLoader, collator: VideoCollator):
+        self.batches, self.dataloader, self.collator = batches, dataloader, collator
+        self.report = EpochReport()
+
+    def __len__(self) -> int:
+        return len(self.dataloader)
+
+    def __iter__(self) -> Iterator[dict[str, Any]]:
+        self.report = EpochReport()
+        for batch in self.batches:
+            self.report.add(batch)
+            yield batch
+
+    def __getattr__(self, name: str) -> Any:  # the DataLoader's attributes (dataset, sampler, batch_size...)
+        if name in ("batches", "dataloader", "collator", "report"):
+            raise AttributeError(name)
+        return getattr(self.dataloader, name)
+
+
 def clip_loader(
     dataset: Dataset | IterableDataset,
     collator: VideoCollator,
@@ -85,12 +111,22 @@ def clip_loader(
     persistent_workers: bool = False,
     multiprocessing_context: str | None = None,
     depth: int = 2,
-) -> Iterable[dict[str, Any]]:
+    replace: bool = True,
+    seed: int = 0,
+) -> ClipLoader:
     """Batches of decoded clips: on CPU the collator decodes in `num_workers` processes; on CUDA the
-    workers plan and the main process decodes on NVDEC, `depth` batches ahead of the trainer.
+    workers plan and decode audio and the main process decodes video on NVDEC, `depth` batches ahead.
+
+    With `replace` (map-style datasets), a clip that fails is replaced by another of its group
+    (`sampler.replacement_row`, else a uniformly random row) through a copy of `collator` whose
+    `replace` hook is set; the returned loader's `report` counts the epoch's failures.
     Under torch.distributed pass `multiprocessing_context="forkserver"`: forking a process that runs
     communication threads can deadlock a worker."""
     cuda = collator.device.type == "cuda"
+    map_style = not isinstance(dataset, IterableDataset) and hasattr(dataset, "__len__")
+    if replace and map_style and collator.replace is None:
+        collator = copy.copy(collator)
+        collator.replace, collator.report = Replacer(dataset, sampler, seed), EpochReport()
     kwargs: dict[str, Any] = {}
     if num_workers > 0:
         kwargs.update(persistent_workers=persistent_workers, multiprocessing_context=multiprocessing_context)
@@ -101,7 +137,7 @@ def clip_loader(
         batch_size=batch_size,
         sampler=sampler,
         num_workers=num_workers,
-        collate_fn=plans_collate if cuda else collator,
+        collate_fn=collator.prepare if cuda else collator,
         **kwargs,
     )
-    return CudaPrefetcher(loader, collator, depth=depth) if cuda else loader
+    return ClipLoader(CudaPrefetcher(loader, collator, depth=depth) if cuda else loader, loader, collator)

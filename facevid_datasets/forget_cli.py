@@ -1,0 +1,43 @@
+"""`facevid forget`: carry a deletion request into every copy of a dataset this package made."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import typer
+
+
+def forget_cmd(
+    name: str = typer.Argument(..., help="Dataset name, e.g. facevid-1k"),
+    ids: Path = typer.Option(None, "--ids", help="Deletion list: one clip id or source video id a line, # comments"),
+    cache_dir: Path = typer.Option(None, "--cache-dir", help="datasets cache used for builds (default: HF's)"),
+    also: list[Path] = typer.Option([], "--also", help="Another folder to clean: curated, training copies, exports"),
+    delete_source: bool = typer.Option(False, "--delete-source", help="Delete from the release (--root) too"),
+    root: Path = typer.Option(None, "--root", help="The release folder (its deletions.txt is applied too)"),
+    check: bool = typer.Option(False, "--check", help="Change nothing; list every copy still present (exit 1 if any)"),
+    audit_log: Path = typer.Option(None, "--audit-log", help="Audit log (default: <cache>/facevid_forget/audit.jsonl)"),
+) -> None:
+    """Remove listed clips from the build cache, probe cache, curation, training copies, exports and reports,
+    and append one audit line per listed id. With --root, the release's own deletions.txt is applied too."""
+    from .deletions import DeletionList, load_deletions
+    from .forget import forget
+
+    if delete_source and root is None:
+        typer.echo("facevid forget: --delete-source needs --root (the release folder to delete from)", err=True)
+        raise typer.Exit(2)
+    if ids is None and root is None:
+        typer.echo("facevid forget: give the deletion list with --ids FILE (or --root with a deletions.txt)", err=True)
+        raise typer.Exit(2)
+    deletions = load_deletions(name, ids=ids if ids is not None else DeletionList(), root=root)
+    for line in deletions.problems:
+        typer.echo(f"skipped: {line}", err=True)
+    res = forget(name, deletions, cache_dir=cache_dir, extra_dirs=also, delete_source=delete_source,
+                 release_root=root, check=check, audit_log=audit_log)  # fmt: skip
+    typer.echo(res.summary())
+    if check and res.present:
+        raise typer.Exit(1)
+
+
+def register(app: typer.Typer) -> None:
+    """Add `forget` to the `facevid` CLI."""
+    app.command("forget")(forget_cmd)

@@ -1,0 +1,121 @@
+"""Names of the release layout (extensions, metadata tables, side folders), clip origins read
+from file names, and the containment rule: every path a release names stays inside its root.
+
+This is the leaf both the builders and `hub` import: it imports nothing else of the package
+but `errors`.
+"""
+
+from __future__ import annotations
+
+import os
+import posixpath
+import re
+from typing import Any
+
+from ..errors import UnsafePath
+
+VIDEO_EXTENSIONS = (".mp4", ".mkv", ".webm", ".mov", ".avi")
+AUDIO_EXTENSIONS = (".wav", ".flac", ".m4a", ".mp3", ".aac")
+METADATA_NAMES = ("metadata.jsonl", "metadata.csv", "metadata.parquet")
+SIDE_DIRS = ("keypoints", "head_pose", "face_boxes", "audio")
+#: Metadata columns that carry what a probe would measure; with all of them (and the audio
+#: presence) the video file is not opened.
+PROBE_FIELDS = ("fps", "num_frames", "width", "height", "duration")
+
+_TH1KH = re.compile(r"^[\w-]{11}_\d{4}_S\d+_E\d+_L\d+_T\d+_R\d+_B\d+$")
+_CELEBV = re.compile(r"^[\w-]{11}_\d+(_\d+)?$")
+# `000680` and `RS127258_segment_049_7350_0`: neither follows a public set's naming (those start
+# with an 11-character YouTube id), so both are read as the authors' own collected clips.
+_COLLECTED = re.compile(r"^(\d+|RS\d+_segment_\d+_\d+_\d+)$")
+
+#: Origin spellings accepted in a metadata `source` column, mapped to this package's names.
+SOURCE_ALIASES = {
+    "collected": "facevid-1k",
+    "facevid": "facevid-1k",
+    "facevid1k": "facevid-1k",
+    "dhfacevid1k": "facevid-1k",
+    "celebv": "celebv",
+    "celebvhq": "celebv-hq",
+    "celebvtext": "celebv-text",
+    "talkinghead1kh": "talkinghead-1kh",
+    "th1kh": "talkinghead-1kh",
+    "talkingfacewild": "talkingface-wild",
+}
+
+
+def origin_from_name(clip_id: str) -> str | None:
+    """Origin dataset recognised from a FaceVid-1K file name (DOMAIN.md section 1), else None.
+
+    CelebV-HQ and CelebV-Text share one naming scheme, so their clips are `celebv` unless the
+    metadata says which.
+    """
+    if _TH1KH.match(clip_id):
+        return "talkinghead-1kh"
+    if _COLLECTED.match(clip_id):
+        return "facevid-1k"
+    if _CELEBV.match(clip_id):
+        return "celebv"
+    return None
+
+
+def normalize_source(value: Any) -> str | None:
+    """A metadata `source` value in this package's spelling (`CelebV-HQ` -> `celebv-hq`); unknown kept."""
+    if value in (None, ""):
+        return None
+    key = re.sub(r"[^a-z0-9]", "", str(value).lower())
+    return SOURCE_ALIASES.get(key, str(value).strip())
+
+
+def printable(name: str) -> str:
+    """A file name safe to print and to store as UTF-8 (undecodable bytes shown as \\xNN escapes)."""
+    return name.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
+
+
+def is_utf8(name: str) -> bool:
+    """Whether a name read from disk decodes as UTF-8 (names that do not carry surrogate escapes)."""
+    try:
+        name.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
+def safe_relpath(rel: str) -> str:
+    """`rel` normalised as a POSIX path relative to a release root, checked by its text alone.
+
+    Raises UnsafePath for an absolute path, one that climbs out with `..`, a NUL byte, a name
+    that is not UTF-8, or an empty path. Used for metadata rows and Hub listings (untrusted).
+    """
+    if not isinstance(rel, str) or not rel.strip():
+        raise UnsafePath(str(rel), "empty path")
+    if "\x00" in rel:
+        raise UnsafePath(printable(rel), "path contains a NUL byte")
+    if not is_utf8(rel):
+        raise UnsafePath(printable(rel), "path is not valid UTF-8")
+    text = rel.replace("\\", "/")
+    if text.startswith("/") or re.match(r"^[A-Za-z]:/", text) or os.path.isabs(rel):
+        raise UnsafePath(rel, "absolute path; release paths must be relative to the release root")
+    norm = posixpath.normpath(text)
+    if norm == ".." or norm.startswith("../"):
+        raise UnsafePath(rel, "path leaves the release root")
+    if norm == ".":
+        raise UnsafePath(rel, "path names the release root itself")
+    return norm
+
+
+def resolve_inside(root_real: str, rel: str) -> str:
+    """Real path of `rel` under the release root (already `realpath`-ed), symlinks followed.
+
+    Raises UnsafePath when the text or a symlink on the way leads outside the root, or when the
+    symlinks loop.
+    """
+    norm = safe_relpath(rel)
+    try:
+        real = os.path.realpath(os.path.join(root_real, norm), strict=True)
+    except FileNotFoundError:
+        return os.path.join(root_real, norm)  # not there: the caller reports it missing
+    except OSError as e:
+        raise UnsafePath(rel, f"cannot be resolved ({e.strerror or e})") from None
+    if real != root_real and not real.startswith(root_real.rstrip(os.sep) + os.sep):
+        raise UnsafePath(rel, f"resolves outside the release root (to {printable(real)})")
+    return real
