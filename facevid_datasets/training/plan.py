@@ -21,7 +21,7 @@ from torch.utils.data import Dataset
 from ..media import probe
 
 if TYPE_CHECKING:
-    from .streaming import StreamingClipDataset
+    from .sampling.streaming import StreamingClipDataset
 
 logger = logging.getLogger(__name__)
 
@@ -407,7 +407,7 @@ class ClipDataset(Dataset):
     def streaming(cls, data: Any, frames: int = 16, **kwargs: Any) -> StreamingClipDataset:
         """Clip plans over a streamed dataset (`datasets.IterableDataset`), or over `{group: stream}`
         mixed by delivered seconds: a `StreamingClipDataset` (see there for the arguments)."""
-        from .streaming import StreamingClipDataset
+        from .sampling.streaming import StreamingClipDataset
 
         return StreamingClipDataset(data, frames, **kwargs)
 

@@ -18,7 +18,7 @@ import numpy as np
 import torch
 from torch.utils.data import IterableDataset, get_worker_info
 
-from .plan import (
+from ..plan import (
     UNSET_FPS,
     ClipPlan,
     ClipSpec,
@@ -31,8 +31,8 @@ from .plan import (
     timing_arrays,
     video_source,
 )
-from .populations import population_shares
-from .sampler import rank_world
+from ..populations import population_shares
+from .base import rank_world
 
 logger = logging.getLogger(__name__)
 
