@@ -8,7 +8,6 @@ global order, which must not depend on the world size.
 
 from __future__ import annotations
 
-import logging
 import warnings
 from collections.abc import Iterator, Mapping, Sequence
 from typing import Any
@@ -19,7 +18,6 @@ from torch.utils.data import Sampler
 
 from ..plan import Draw
 
-logger = logging.getLogger(__name__)
 
 def rank_world() -> tuple[int, int]:
     """(rank, world size) of torch.distributed, or (0, 1) outside it."""
@@ -110,7 +108,6 @@ class ClipSampler(Sampler[Draw]):
                 if msg:
                     self._warned = True
                     warnings.warn(msg, stacklevel=3)
-                    logger.warning(msg)
         return self._layout_cache[1]
 
     def rank_rows(self) -> np.ndarray:
