@@ -45,11 +45,12 @@ class BalancedSampler(ClipSampler):
     """Draws windows so each group of `column` gets its share of the seconds of video delivered.
 
     `data`: a `ClipDataset` (items are windows of `frames` at its fps; a window delivers valid frames
-    / fps seconds, a clip shorter than a window only what it holds), or the records themselves (items
-    are whole clips delivering their duration). `column`: any record field, dotted for nested ones
-    ("source", "attributes.ethnicity", "language"). `mode`: "equal" (every group the same delivered
-    seconds), "population" (shares of `table`, a shipped table name or {group: size}), "natural"
-    (as stored: every stored second equally likely) or "weights" ({group: relative seconds}).
+    / fps seconds, a clip shorter than a window only the frames it holds: padding and loop repeats do
+    not count), or the records themselves (items are whole clips delivering their duration).
+    `column`: any record field, dotted for nested ones ("source", "attributes.ethnicity",
+    "language"). `mode`: "equal" (every group the same delivered seconds), "population" (shares
+    of `table`, a shipped table name or {group: size}), "natural" (as stored: every stored second
+    equally likely) or "weights" ({group: relative seconds}).
     Inside a group a clip is visited in proportion to its window positions, so every stored second
     is equally likely to be delivered. `epoch_seconds` sets the epoch in delivered seconds, or
     `num_samples` in windows (both all ranks together; default: the stored seconds of the groups
