@@ -255,3 +255,14 @@ def test_stream_windows_per_visit_stay_together_and_count_each():
     assert groups["s"] == groups["l"] == 32  # every window of both groups delivers 0.32 s
     with pytest.raises(ValueError, match="multiple of windows_per_visit"):
         ClipDataset.streaming(streams, num_samples=8, batch_size=3, windows_per_visit=2)
+
+
+def test_stream_skips_unplannable_records_and_keeps_going():
+    good = _group_recs("g", 10, 3.0)
+    bad = [rec("nofile", num_frames=75, source="g"), rec("notime", num_frames=0, source="g")]
+    bad[0]["video"] = {"path": None, "bytes": None}
+    bad[1].update(fps=None, duration=None)
+    ds = ClipDataset.streaming({"g": _sharded(bad + good, 1)}, frames=8, num_samples=20, batch_size=4, rank=0,
+                               world_size=1)
+    plans = _iterate(ds, 0, batch_size=4)
+    assert len(plans) == 20 and not {p.clip_id for p in plans} & {"nofile", "notime"}

@@ -336,7 +336,7 @@ def test_num_samples_and_epoch_seconds_mean_windows_and_delivered_seconds():
 
 
 def test_systematic_counts_and_spread_order_keep_visits_apart():
-    from facevid_datasets.training.mixing import occurrence_links, spread_order, systematic_counts
+    from facevid_datasets.training.sampling.mixing import occurrence_links, spread_order, systematic_counts
 
     rng = np.random.default_rng(0)
     w = rng.uniform(0.1, 10.0, 500)

@@ -13,18 +13,18 @@ from typing import TYPE_CHECKING, Any
 
 _LAZY = {
     "VideoCollator": ".collate",
-    "GroupShare": ".mixing",
+    "GroupShare": ".sampling",
     "DEFAULT_FPS": ".plan",
     "ClipDataset": ".plan",
     "ClipPlan": ".plan",
     "Draw": ".plan",
-    "StreamingClipDataset": ".streaming",
+    "StreamingClipDataset": ".sampling",
     "population_shares": ".populations",
     "population_tables": ".populations",
     "CudaPrefetcher": ".prefetch",
     "clip_loader": ".prefetch",
-    "BalancedSampler": ".sampler",
-    "ClipSampler": ".sampler",
+    "BalancedSampler": ".sampling",
+    "ClipSampler": ".sampling",
     "training_copies": ".store",
 }
 
@@ -47,13 +47,11 @@ __all__ = [
 
 if TYPE_CHECKING:
     from .collate import VideoCollator
-    from .mixing import GroupShare
     from .plan import DEFAULT_FPS, ClipDataset, ClipPlan, Draw
     from .populations import population_shares, population_tables
     from .prefetch import CudaPrefetcher, clip_loader
-    from .sampler import BalancedSampler, ClipSampler
+    from .sampling import BalancedSampler, ClipSampler, GroupShare, StreamingClipDataset
     from .store import training_copies
-    from .streaming import StreamingClipDataset
 
 
 def __getattr__(name: str) -> Any:

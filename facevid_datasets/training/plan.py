@@ -23,7 +23,7 @@ from .conditions import EMO_CONTEXT, context_times, head_speed
 from .context_frames import FrameSet, identity_reference, motion_frames, reference_frames
 
 if TYPE_CHECKING:
-    from .streaming import StreamingClipDataset
+    from .sampling.streaming import StreamingClipDataset
 
 logger = logging.getLogger(__name__)
 
@@ -203,7 +203,8 @@ def _sample_boxes(fb: Mapping[str, Any] | None, indices: np.ndarray) -> np.ndarr
     return boxes[np.minimum(indices, len(boxes) - 1)]
 
 
-def _video_source(rec: Mapping[str, Any]) -> str | bytes:
+def video_source(rec: Mapping[str, Any]) -> str | bytes:
+    """Where a record's video is: its path when the file exists (or there are no bytes), else its bytes."""
     v = rec.get("video") or {}
     if isinstance(v, str):
         return v
@@ -352,7 +353,7 @@ def make_plan(rec: Mapping[str, Any], spec: ClipSpec, rng: np.random.Generator, 
 
     `reference_record`: another clip of the same identity to take the reference frames from.
     """
-    video = _video_source(rec)
+    video = video_source(rec)
     src_fps, n = _record_timing(rec, video)
     idx, times, valid, out_fps = spec.choose(n, src_fps, rng)
     kps, kp_format = _sample_keypoints(rec.get("keypoints"), idx)
@@ -411,7 +412,7 @@ def _reference(rec: Mapping[str, Any], other: Mapping[str, Any] | None, window: 
         ref = reference_frames(window, n, spec.reference, src_fps, rng)
         ref.keypoints = _sample_keypoints(rec.get("keypoints"), ref.indices)[0]
         return ref
-    video = _video_source(other)
+    video = video_source(other)
     fps, num = _record_timing(other, video)
     ref = identity_reference(num, spec.reference, fps, rng)
     ref.video, ref.clip_id = video, str(other.get("clip_id"))
@@ -490,7 +491,7 @@ class ClipDataset(Dataset):
     def streaming(cls, data: Any, frames: int = 16, **kwargs: Any) -> StreamingClipDataset:
         """Clip plans over a streamed dataset (`datasets.IterableDataset`), or over `{group: stream}`
         mixed by delivered seconds: a `StreamingClipDataset` (see there for the arguments)."""
-        from .streaming import StreamingClipDataset
+        from .sampling.streaming import StreamingClipDataset
 
         return StreamingClipDataset(data, frames, **kwargs)
 

@@ -1,7 +1,7 @@
 """Epoch planning by delivered seconds: how many visits each clip gets, in what order, and what came out.
 
 Pure numpy over per-row arrays, apart from any sampler, so the arithmetic of balance reads in one
-place and plans an epoch over 270k rows in about a second (`benchmarks/bench_sampler.py`). Terms:
+place and plans an epoch over 270k rows in one to a few seconds (`benchmarks/bench_sampler.py`). Terms:
 
 - a *visit* is one draw of a clip; it yields `windows_per_visit` windows (the sampler's items);
 - a window *delivers* valid frames / output fps seconds; a whole-clip item delivers its duration;

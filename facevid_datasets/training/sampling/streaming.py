@@ -18,9 +18,21 @@ import numpy as np
 import torch
 from torch.utils.data import IterableDataset, get_worker_info
 
-from .plan import UNSET_FPS, ClipPlan, ClipSpec, Draw, Short, Start, draw_rng, iter_records, make_plan, timing_arrays
-from .populations import population_shares
-from .sampler import rank_world
+from ..plan import (
+    UNSET_FPS,
+    ClipPlan,
+    ClipSpec,
+    Draw,
+    Short,
+    Start,
+    draw_rng,
+    iter_records,
+    make_plan,
+    timing_arrays,
+    video_source,
+)
+from ..populations import population_shares
+from .base import rank_world
 
 logger = logging.getLogger(__name__)
 
@@ -99,9 +111,19 @@ class _GroupReader:
             if rec is None:
                 return
             fps, frames = timing_arrays([rec.get("fps")], [rec.get("num_frames")], [rec.get("duration")])
-            if frames[0] <= 0 or (self.spec.short == "skip" and frames[0] < self.spec.spans(fps)[0]):
+            why = ""
+            if frames[0] <= 0:
+                why = "no fps, frame count or duration"
+            elif self.spec.short == "skip" and frames[0] < self.spec.spans(fps)[0]:
+                why = f"{frames[0]} frames, a clip needs {self.spec.spans(fps)[0]}"
+            else:
+                try:
+                    video_source(rec)
+                except ValueError as e:
+                    why = str(e)
+            if why:  # never planned, so a training run does not stop at it
                 self.skipped += 1
-                logger.info("skipped %s: %s", rec.get("clip_id"), "no frames" if frames[0] <= 0 else "too short")
+                logger.warning("group %r: skipped %s: %s", self.name, rec.get("clip_id"), why)
                 continue
             weight = float(self.spec.start_positions(frames, fps)[0])
             delivered = float(self.spec.delivered_seconds(frames, fps)[0])
