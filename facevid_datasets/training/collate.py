@@ -192,8 +192,13 @@ class VideoCollator:
             if len(idx) == len(union) and np.array_equal(idx, union):
                 out.append((frames, pts.cpu()))  # distinct, increasing indices: no gather copy
                 continue
-            pos = torch.as_tensor(np.searchsorted(union, idx))
-            out.append((frames.index_select(0, pos.to(frames.device)), pts.cpu().index_select(0, pos)))
+            pos = np.searchsorted(union, idx)
+            if np.array_equal(pos, np.arange(pos[0], pos[0] + len(pos))):  # a run of the union: a view, no copy
+                out.append((frames[pos[0] : pos[0] + len(pos)], pts.cpu()[pos[0] : pos[0] + len(pos)]))
+                continue
+            t = torch.as_tensor(pos)  # repeated or scattered frames: gather, keeping the (T, H, W, C) memory layout
+            gathered = frames.permute(0, 2, 3, 1).index_select(0, t.to(frames.device)).permute(0, 3, 1, 2)
+            out.append((gathered, pts.cpu().index_select(0, t)))
         return out
 
     def decode_videos(self, plans: Sequence[ClipPlan]) -> list[Frames | BaseException]:
