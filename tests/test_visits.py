@@ -106,3 +106,30 @@ def test_readers_stay_open_across_batches(long_gop, monkeypatch):
     for _ in range(3):
         col([clips[0], clips[1]])
     assert len(opened) == 2
+
+
+def test_several_decode_sessions_give_the_same_batch(long_gop):
+    clips = ClipDataset(long_gop * 3, frames=8)
+    plans = [clips[i] for i in range(6)]
+    one = VideoCollator(32, dtype=torch.uint8, audio_window=1)(plans)
+    many = VideoCollator(32, dtype=torch.uint8, audio_window=1, decode_sessions=3, one_pass=False)(plans)
+    assert torch.equal(one["video"], many["video"]) and torch.equal(one["audio"], many["audio"])
+
+
+@pytest.mark.gpu
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs CUDA")
+def test_nvdec_sessions_and_concurrent_batches_match_the_cpu_path(long_gop):
+    from facevid_datasets.training import clip_loader
+
+    clips = ClipDataset(long_gop * 4, frames=8, seed=4)
+    cpu = list(clip_loader(clips, VideoCollator(48, audio_window=2), batch_size=4, num_workers=0))
+    gpu_col = VideoCollator(48, audio_window=2, device="cuda", decode_sessions=7)
+    loader = clip_loader(clips, gpu_col, batch_size=4, num_workers=2, depth=3)
+    gpu = list(loader)
+    assert len(gpu) == len(cpu) and not loader.report.failures
+    for a, b in zip(cpu, gpu, strict=True):
+        assert b["video"].is_cuda and b["audio"].is_cuda
+        assert a["clip_id"] == b["clip_id"]
+        assert (a["video"] - b["video"].cpu()).abs().mean() < 0.03
+        assert torch.allclose(a["audio"], b["audio"].cpu(), atol=1e-4)
+        assert [read_index(f) for f in b["video"][0]] == a["indices"][0].tolist()
