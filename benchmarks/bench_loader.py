@@ -1,22 +1,33 @@
-"""Training-loader benchmark: the same random 16-frame clips through four ways of loading them.
+"""Training-loader benchmark on original (long-GOP) files: per-item baselines against the loader with
+GOP amortisation off and on, side by side in one run, ratios printed.
 
-    .venv/bin/python benchmarks/bench_loader.py [--workers 2] [--clips 48] [--cache ~/.cache/facevid-bench]
+    .venv/bin/python benchmarks/bench_loader.py [--workers 2] [--visits 12] [--k 4] [--batch 8] \
+        [--cache /tmp/fvbench] [--copies] [--gpu]
 
-Sources: 20-24 s H.264 clips (testsrc2 with motion, AAC audio, x264's default 250-frame GOP as in
-typical downloads) at 1920x1080 and 512x512, generated once with ffmpeg into --cache. Every
-method gets the same (file, start frame) list, the same DataLoader worker count, and returns
-uint8 (B, 16, 3, 512, 512) batches (centre crop + resize):
+Sources: 20 s 1920x1080 and 24 s 512x512 H.264 clips (testsrc2 with motion, AAC audio, x264's
+default 250-frame GOP and B-frames, as in downloads and the DH-FaceVid-1K release), plus 10 s and
+60 s 512x512 clips for the random-window cost, generated once with ffmpeg into --cache.
 
-  decode_all    decode the whole file, then index the 16 frames (what some training repos do)
-  decord_new    a new decord VideoReader per item
-  tc_new        a new torchcodec VideoDecoder per item (seek_mode="exact", the default)
-  loader        ClipDataset + VideoCollator (+ 16 kHz audio with +-2 frame windows) on the originals
-  tc_new_copy   tc_new on the training copies (what the copies give without this loader)
-  loader_copy   the loader on training copies (training_copies: 512 px short side, GOP 16, no B-frames,
-                -tune fastdecode); their one-time encode cost is reported apart
+The windows: `--visits` visits, each to a random file, each reading `--k` 16-frame windows whose
+starts are uniform over the file (`facevid_datasets.training.visits.visit_starts`, "consecutive":
+the k windows tile one stretch from a uniform anchor; "independent": k independent starts, what a
+sampler's windows_per_visit gives without placement). Every method gets the same windows, the same
+DataLoader worker count (equal cores) and returns uint8 (B, 16, 3, 512, 512) batches (crop + resize):
 
-Each method runs in its own process (peak RSS = the largest process of that run, main or worker).
-With --gpu (and a CUDA device) it adds NVDEC rows: the loader on the GPU and raw NVDEC throughput.
+  tc_new          a new torchcodec VideoDecoder per item (seek_mode="exact", the default), video only
+  decord_new      a new decord VideoReader per item, video only
+  vloader         anchor, not a peer: decord.VideoLoader, random file order, sequential windows (not
+                  random starts), one process with decord's own threads
+  loader_off      VideoCollator, one decoder per clip, no reader cache (amortisation off)
+  loader_indep    VideoCollator, one pass per file per batch + reader cache, independent starts
+  loader_on       VideoCollator, one pass per file per batch + reader cache, consecutive windows
+  (--copies)      tc_new_copy / loader_copy: the same on training copies (GOP 16, 512 px)
+  (--gpu)         loader_gpu (7 NVDEC sessions) and loader_gpu_1s (one session) on CUDA, NVDEC use sampled
+                  from `nvidia-smi dmon -s u` (dec column); ratio to loader_on (CPU) at 1080p
+
+The loader rows also decode 16 kHz audio with +-2 frame windows and keypoint/mask tensors; the
+baselines decode video only. Figures: clips/s (wall), CPU ms per clip (the method process and its
+workers, so a loaded machine shows in clips/s but less in CPU ms), peak RSS of the largest process.
 """
 
 from __future__ import annotations
@@ -27,22 +38,26 @@ import os
 import resource
 import subprocess
 import sys
+import threading
 import time
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
 import torch
 
-FRAMES, SIZE, BATCH = 16, 512, 4
+FRAMES, SIZE = 16, 512
 SOURCES = {"1080p": ((1920, 1080), 20.0, 3), "512p": ((512, 512), 24.0, 3)}
+LENGTHS = {"10s": ((512, 512), 10.0, 1), "60s": ((512, 512), 60.0, 1)}
+BASELINES = ("tc_new", "decord_new")
 
 
-def make_sources(cache: Path) -> dict[str, list[Path]]:
+def make_sources(cache: Path, sets: dict = SOURCES) -> dict[str, list[Path]]:
     """Generate the benchmark sources once (ffmpeg testsrc2 + sine, libx264 defaults)."""
     from facevid_datasets.media import run_ffmpeg
 
     out: dict[str, list[Path]] = {}
-    for name, ((w, h), dur, count) in SOURCES.items():
+    for name, ((w, h), dur, count) in sets.items():
         out[name] = []
         for i in range(count):
             path = cache / f"src_{name}_{i}.mp4"
@@ -72,9 +87,17 @@ def records_for(paths: list[Path]) -> list[dict]:
     return recs
 
 
-def clip_list(recs: list[dict], n: int, seed: int = 0) -> list[tuple[int, int]]:
+def visit_windows(recs: list[dict], visits: int, k: int, layout: str, seed: int = 0) -> list[list[tuple[int, int]]]:
+    """`visits` lists of k (record, start frame) windows, each start uniform over its file."""
+    from facevid_datasets.training.visits import visit_starts
+
     rng = np.random.default_rng(seed)
-    return [(int(i), int(rng.integers(0, recs[i]["num_frames"] - FRAMES + 1))) for i in rng.integers(0, len(recs), n)]
+    out = []
+    for _ in range(visits):
+        r = int(rng.integers(len(recs)))
+        starts = visit_starts(recs[r]["num_frames"] - FRAMES + 1, k, FRAMES, rng, layout)  # type: ignore[arg-type]
+        out.append([(r, int(s)) for s in starts])
+    return out
 
 
 def _crop_resize(frames: torch.Tensor) -> torch.Tensor:
@@ -86,6 +109,8 @@ def _crop_resize(frames: torch.Tensor) -> torch.Tensor:
 
 
 class BaselineItems(torch.utils.data.Dataset):
+    """One window per item through a new decoder, as per-item training datasets do."""
+
     def __init__(self, method: str, recs: list[dict], clips: list[tuple[int, int]]):
         self.method, self.recs, self.clips = method, recs, clips
 
@@ -104,180 +129,207 @@ class BaselineItems(torch.utils.data.Dataset):
         else:
             from torchcodec.decoders import VideoDecoder
 
-            dec = VideoDecoder(path, num_ffmpeg_threads=1)
-            if self.method in ("tc_new", "tc_new_copy"):
-                frames = dec.get_frames_at(idx).data
-            else:  # decode_all
-                frames = dec.get_frames_in_range(0, len(dec)).data[idx]
+            frames = VideoDecoder(path, num_ffmpeg_threads=1).get_frames_at(idx).data
         return _crop_resize(frames)
 
 
-def run_one(method: str, name: str, cache: Path, n: int, workers: int, device: str) -> dict:
-    """One method on one source set, in this process; returns its figures."""
-    from facevid_datasets.training import ClipDataset, VideoCollator, clip_loader
-    from facevid_datasets.training.plan import Draw
+class PlannedBatches(torch.utils.data.Dataset):
+    """Item b is batch b: a list of ClipPlans (visits packed in order), collated by the VideoCollator."""
 
-    srcs = make_sources(cache)[name]
-    recs = records_for(srcs)
+    def __init__(self, recs: list[dict], batches: list[list[tuple[int, int]]]):
+        from facevid_datasets.training import ClipDataset
+
+        self.clips = ClipDataset(recs, frames=FRAMES, start="first")
+        self.recs, self.batches = recs, batches
+
+    def __len__(self) -> int:
+        return len(self.batches)
+
+    def __getitem__(self, b: int) -> list:
+        from facevid_datasets.training.plan import make_plan
+
+        spec, rng = self.clips.spec, np.random.default_rng(b)
+        return [make_plan(self.recs[r], replace(spec, start=s / self.recs[r]["fps"]), rng, row=r)
+                for r, s in self.batches[b]]
+
+
+class DecSampler:
+    """NVDEC utilisation (%) sampled from `nvidia-smi dmon -s u` (dec column) while a run lasts."""
+
+    def __init__(self) -> None:
+        self.values: list[float] = []
+        self.proc = subprocess.Popen(["nvidia-smi", "dmon", "-s", "u", "-d", "1"], stdout=subprocess.PIPE,
+                                     stderr=subprocess.DEVNULL, text=True)
+        self.thread = threading.Thread(target=self._read, daemon=True)
+        self.thread.start()
+
+    def _read(self) -> None:
+        col = None
+        for line in self.proc.stdout:  # type: ignore[union-attr]
+            parts = line.split()
+            if line.startswith("#") and "dec" in parts:
+                col = parts.index("dec") - 1  # the header starts with '#'
+            elif col is not None and len(parts) > col and parts[col].replace(".", "").isdigit():
+                self.values.append(float(parts[col]))
+
+    def stop(self) -> dict[str, float]:
+        self.proc.terminate()
+        self.proc.wait()
+        v = self.values or [float("nan")]
+        return {"nvdec_mean_pct": float(np.mean(v)), "nvdec_max_pct": float(np.max(v)),
+                "nvdec_samples": len(self.values)}
+
+
+def run_one(method: str, name: str, cache: Path, args: argparse.Namespace) -> dict:
+    """One method on one source set, in this process (and its DataLoader workers); returns its figures."""
+    from facevid_datasets.training import VideoCollator
+    from facevid_datasets.training.prefetch import CudaPrefetcher
+
+    recs = records_for(make_sources(cache, {**SOURCES, **LENGTHS})[name])
     if method.endswith("_copy"):
         recs = json.loads((cache / f"copies_{name}.json").read_text())
-    clips = clip_list(recs, n)
-    t0 = time.perf_counter()
-    if method.startswith("loader"):
-        ds = ClipDataset(recs, frames=FRAMES, start="first")
-        spec = ds.spec
+    layout = "independent" if method == "loader_indep" else "consecutive"
+    visits = visit_windows(recs, args.visits, args.k, layout)
+    windows = [w for v in visits for w in v]
+    batches = [windows[i : i + args.batch] for i in range(0, len(windows), args.batch)]
+    workers = args.workers
+    extra: dict = {}
+    kids0 = resource.getrusage(resource.RUSAGE_CHILDREN)  # setup (ffprobe of the sources) is not loading
+    t0, c0 = time.perf_counter(), time.process_time()
+    count = 0
+    if method == "vloader":
+        import decord
 
-        class Fixed(torch.utils.data.Dataset):  # the shared clip list, as ClipPlans
-            def __len__(self) -> int:
-                return len(clips)
-
-            def __getitem__(self, i: int):
-                r, start = clips[i]
-                spec.start = start / recs[r]["fps"]
-                return ds[Draw(r)]
-
-        col = VideoCollator(SIZE, dtype=torch.uint8, device=device, audio_window=2)
-        loader = clip_loader(Fixed(), col, batch_size=BATCH, num_workers=workers,
-                             prefetch_factor=2 if workers else None)
-        count = 0
-        for batch in loader:
-            count += batch["video"].shape[0]
-            if device == "cuda":
-                torch.cuda.synchronize()
-    else:
-        loader = torch.utils.data.DataLoader(BaselineItems(method, recs, clips), batch_size=BATCH, num_workers=workers,
-                                             prefetch_factor=2 if workers else None)
+        vl = decord.VideoLoader([r["video"]["path"] for r in recs], ctx=[decord.cpu(0)], shape=(FRAMES, SIZE, SIZE, 3),
+                                interval=0, skip=0, shuffle=1)
+        for _ in range(len(windows)):
+            frames, _ = vl.next()
+            count += 1 if frames.shape[0] == FRAMES else 0
+    elif method in BASELINES or method == "tc_new_copy":
+        base = "tc_new" if method == "tc_new_copy" else method
+        loader = torch.utils.data.DataLoader(BaselineItems(base, recs, windows), batch_size=args.batch,
+                                             num_workers=workers, prefetch_factor=2 if workers else None)
         count = sum(b.shape[0] for b in loader)
+    else:
+        cuda = method.startswith("loader_gpu")
+        off = method == "loader_off"
+        col = VideoCollator(SIZE, dtype=torch.uint8, audio_window=2, device="cuda" if cuda else "cpu",
+                            one_pass=not off, reader_cache=0 if off else None,
+                            decode_sessions=1 if method == "loader_gpu_1s" else None)
+        loader = torch.utils.data.DataLoader(PlannedBatches(recs, batches), batch_size=None, num_workers=workers,
+                                             collate_fn=col.prepare if cuda else col,
+                                             prefetch_factor=2 if workers else None)
+        sampler = DecSampler() if cuda else None
+        for batch in CudaPrefetcher(loader, col) if cuda else loader:
+            count += batch["video"].shape[0]
+        if cuda:
+            torch.cuda.synchronize()
+            extra = sampler.stop()  # type: ignore[union-attr]
     dt = time.perf_counter() - t0
-    self_rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-    child_rss = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
+    me, kids = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN)
+    cpu = (time.process_time() - c0) + (kids.ru_utime + kids.ru_stime) - (kids0.ru_utime + kids0.ru_stime)
     return {"method": method, "source": name, "clips": count, "seconds": dt, "clips_per_s": count / dt,
-            "frames_per_s": count * FRAMES / dt, "peak_rss_mb": max(self_rss, child_rss) / 1024}
+            "cpu_ms_per_clip": 1000 * cpu / max(count, 1), "peak_rss_mb": max(me.ru_maxrss, kids.ru_maxrss) / 1024,
+            **extra}
 
 
-def profile(name: str, cache: Path, n: int, copies: bool) -> dict[str, float]:
-    """Where the loader's time goes, per clip, in one process."""
-    from facevid_datasets.training import ClipDataset, VideoCollator
+def window_cost(cache: Path, n: int = 12) -> dict[str, dict[str, float]]:
+    """CPU ms per random 16-frame window on 10 s against 60 s clips of the same 512 px encoding."""
+    from facevid_datasets.training import VideoCollator
 
-    recs = json.loads((cache / f"copies_{name}.json").read_text()) if copies else records_for(make_sources(cache)[name])
-    ds = ClipDataset(recs, frames=FRAMES, seed=1)
-    col = VideoCollator(SIZE, dtype=torch.uint8, audio_window=2)
-    parts = {"plan": 0.0, "open+decode": 0.0, "resize": 0.0, "audio": 0.0}
-    for i in range(2):  # warm-up: library loading and first-call set-up are not per-clip costs
-        col.decode_one(ds[i % len(ds)])
-    for i in range(n):
-        t = time.perf_counter()
-        plan = ds[i % len(ds)]
-        t1 = time.perf_counter()
-        frames, pts = col.decode_frames(plan)
-        t2 = time.perf_counter()
-        col.transform(plan, frames)
-        t3 = time.perf_counter()
-        col._audio(plan, pts.numpy() + 0.0)
-        t4 = time.perf_counter()
-        for k, v in zip(parts, (t1 - t, t2 - t1, t3 - t2, t4 - t3), strict=True):
-            parts[k] += v
-    return {k: 1000 * v / n for k, v in parts.items()}
-
-
-def nvdec_capacity(name: str, cache: Path) -> dict:
-    """Raw NVDEC throughput: sequential decode of every source file at once from several threads."""
-    from concurrent.futures import ThreadPoolExecutor
-
-    from torchcodec.decoders import VideoDecoder
-
-    paths = make_sources(cache)[name]
-
-    def decode_all(p: Path) -> int:
-        dec = VideoDecoder(str(p), device="cuda")
-        n = 0
-        for i in range(0, len(dec), 32):
-            n += dec.get_frames_in_range(i, min(len(dec), i + 32)).data.shape[0]
-        return n
-
-    out = {}
-    for threads in (1, 7):
-        t = time.perf_counter()
-        with ThreadPoolExecutor(threads) as pool:
-            frames = sum(pool.map(decode_all, paths * max(1, threads // len(paths) + 1)))
-        torch.cuda.synchronize()
-        out[f"sequential_{threads}_threads_fps"] = frames / (time.perf_counter() - t)
+    out: dict[str, dict[str, float]] = {}
+    for name in LENGTHS:
+        recs = records_for(make_sources(cache, LENGTHS)[name])
+        wins = [w for v in visit_windows(recs, n, 1, "independent", seed=5) for w in v]
+        row: dict[str, float] = {}
+        base = BaselineItems("tc_new", recs, wins)
+        base[0]
+        t = time.process_time()
+        for i in range(len(wins)):
+            base[i]
+        row["tc_new"] = 1000 * (time.process_time() - t) / len(wins)
+        for label, k in (("loader k=1", 1), ("loader k=4 consecutive", 4)):
+            wins = [w for v in visit_windows(recs, max(1, n // k), k, "consecutive", seed=6) for w in v]
+            plans = PlannedBatches(recs, [wins[i : i + k] for i in range(0, len(wins), k)])
+            col = VideoCollator(SIZE, dtype=torch.uint8, audio_window=2, reader_cache=0 if k == 1 else None)
+            col(plans[0])
+            t = time.process_time()
+            for b in range(len(plans)):
+                col(plans[b])
+            row[label] = 1000 * (time.process_time() - t) / len(wins)
+        out[name] = row
     return out
 
 
 def _run(cmd: list[str]) -> dict:
-    return json.loads(subprocess.run(cmd, capture_output=True, text=True, check=True).stdout.splitlines()[-1])
+    res = subprocess.run(cmd, capture_output=True, text=True)
+    if res.returncode:
+        raise SystemExit(f"{' '.join(cmd)} failed:\n{res.stderr[-3000:]}")
+    return json.loads(res.stdout.splitlines()[-1])
+
+
+def _print_row(res: dict) -> None:
+    nv = f"  NVDEC mean {res['nvdec_mean_pct']:.0f}% max {res['nvdec_max_pct']:.0f}%" if "nvdec_mean_pct" in res else ""
+    print(f"{res['source']:6s} {res['method']:13s} {res['clips']:4d} clips {res['clips_per_s']:7.2f} clips/s "
+          f"{res['cpu_ms_per_clip']:7.0f} CPU ms/clip  peak RSS {res['peak_rss_mb']:6.0f} MB{nv}", flush=True)
 
 
 def main() -> None:
-    p = argparse.ArgumentParser(description="facevid training-loader benchmark")
+    p = argparse.ArgumentParser(description="facevid training-loader benchmark (originals, GOP amortisation)")
     p.add_argument("--cache", type=Path, default=Path.home() / ".cache" / "facevid-bench")
     p.add_argument("--workers", type=int, default=os.cpu_count() or 1)
-    p.add_argument("--clips", type=int, default=48, help="clips per method (decode_all gets a quarter)")
-    p.add_argument("--gpu", action="store_true", help="add the NVDEC rows (needs CUDA)")
-    p.add_argument("--one", nargs=3, metavar=("METHOD", "SOURCE", "N"), help=argparse.SUPPRESS)
-    p.add_argument("--device", default="cpu", help=argparse.SUPPRESS)
+    p.add_argument("--visits", type=int, default=12, help="visits per method and source (k windows each)")
+    p.add_argument("--k", type=int, default=4, help="windows per visit")
+    p.add_argument("--batch", type=int, default=8, help="clips per batch")
+    p.add_argument("--copies", action="store_true", help="add rows on training copies (encoded once into --cache)")
+    p.add_argument("--gpu", action="store_true", help="add the NVDEC rows (needs CUDA and nvidia-smi)")
+    p.add_argument("--one", nargs=2, metavar=("METHOD", "SOURCE"), help=argparse.SUPPRESS)
     args = p.parse_args()
     args.cache.mkdir(parents=True, exist_ok=True)
     if args.one:
-        method, name, n = args.one
-        print(json.dumps(run_one(method, name, args.cache, int(n), args.workers, args.device)))
+        print(json.dumps(run_one(args.one[0], args.one[1], args.cache, args)))
         return
 
-    srcs = make_sources(args.cache)
-    from facevid_datasets.training import training_copies
+    srcs = make_sources(args.cache, {**SOURCES, **LENGTHS})
+    methods = [*BASELINES, "vloader", "loader_off", "loader_indep", "loader_on"]
+    if args.copies:
+        from facevid_datasets.training import training_copies
 
-    copy_cost = {}
-    for name, paths in srcs.items():
-        out, cost_file = args.cache / f"copies_{name}.json", args.cache / f"copies_{name}.seconds"
-        t = time.perf_counter()
-        copies = training_copies(records_for(paths), args.cache / "copies", short_side=SIZE, gop=16,
-                                 num_threads=1)
-        if not cost_file.exists():  # the copies were made just now: that is their one-time cost
-            cost_file.write_text(f"{time.perf_counter() - t:.1f}")
-        copy_cost[name] = float(cost_file.read_text())
-        out.write_text(json.dumps(copies))
-    methods = ["decode_all", "decord_new", "tc_new", "loader", "tc_new_copy", "loader_copy"]
+        for name in SOURCES:
+            copies = training_copies(records_for(srcs[name]), args.cache / "copies", short_side=SIZE, gop=16)
+            (args.cache / f"copies_{name}.json").write_text(json.dumps(copies))
+        methods += ["tc_new_copy", "loader_copy"]
+    if args.gpu and torch.cuda.is_available():
+        methods += ["loader_gpu", "loader_gpu_1s"]
+    common = ["--workers", str(args.workers), "--visits", str(args.visits), "--k", str(args.k), "--batch",
+              str(args.batch), "--cache", str(args.cache)]
     rows = []
-    for name in srcs:
+    for name in SOURCES:
         for m in methods:
-            n = max(3 * BATCH, args.clips // 4) if m == "decode_all" else args.clips
-            if name == "1080p" and m not in ("loader_copy", "tc_new_copy", "decode_all"):
-                n = max(BATCH, n // 2)
-            cmd = [sys.executable, __file__, "--one", m, name, str(n), "--workers", str(args.workers),
-                   "--cache", str(args.cache)]
-            res = _run(cmd)
+            res = _run([sys.executable, __file__, "--one", m, name, *common])
             rows.append(res)
-            print(f"{name:6s} {m:12s} {res['clips']:4d} clips {res['clips_per_s']:7.2f} clips/s "
-                  f"{res['frames_per_s']:8.1f} frames/s  peak RSS {res['peak_rss_mb']:7.0f} MB", flush=True)
-        if args.gpu and torch.cuda.is_available():
-            for m in ("loader", "loader_copy"):
-                cmd = [sys.executable, __file__, "--one", m, name, str(args.clips), "--workers", str(args.workers),
-                       "--cache", str(args.cache), "--device", "cuda"]
-                res = _run(cmd)
-                res["method"] = m + "_nvdec"
-                rows.append(res)
-                print(f"{name:6s} {res['method']:12s} {res['clips']:4d} clips {res['clips_per_s']:7.2f} clips/s "
-                      f"{res['frames_per_s']:8.1f} frames/s  peak RSS {res['peak_rss_mb']:7.0f} MB", flush=True)
-            print(f"{name:6s} NVDEC capacity (sequential decode, frames/s): {nvdec_capacity(name, args.cache)}")
-    print(f"\nworkers per method: {args.workers}; one-time training-copy encode (1 ffmpeg at a time): "
-          + ", ".join(f"{k} {v:.1f} s" for k, v in copy_cost.items()))
-    for name in srcs:
-        base = [r for r in rows if r["source"] == name and r["method"] in ("decode_all", "decord_new", "tc_new")]
-        best = max(base, key=lambda r: r["clips_per_s"])
-        for r in rows:
-            if r["source"] == name and r["method"].startswith("loader"):
-                print(f"{name}: {r['method']} = {r['clips_per_s'] / best['clips_per_s']:.2f}x the best baseline "
-                      f"({best['method']}, {best['clips_per_s']:.2f} clips/s)")
-        same = {r["method"]: r["clips_per_s"] for r in rows if r["source"] == name}
-        if same.get("tc_new_copy"):  # what the copies alone give, without this loader
-            print(f"{name}: on the same training copies, loader_copy = "
-                  f"{same['loader_copy'] / same['tc_new_copy']:.2f}x a new torchcodec decoder per item")
-    for name in srcs:
-        for copies in (False, True):
-            prof = profile(name, args.cache, 16, copies)
-            label = "copies" if copies else "originals"
-            print(f"{name} {label}: ms per clip in one process: " + ", ".join(f"{k} {v:.0f}" for k, v in prof.items()))
+            _print_row(res)
+    print(f"\n{args.workers} DataLoader workers per method; {args.visits} visits x {args.k} windows, "
+          f"batches of {args.batch}; loader rows include audio")
+    for name in SOURCES:
+        same = {r["method"]: r for r in rows if r["source"] == name}
+        best = max((same[m] for m in BASELINES), key=lambda r: r["clips_per_s"])
+        best_cpu = min((same[m] for m in BASELINES), key=lambda r: r["cpu_ms_per_clip"])
+        for m in ("loader_off", "loader_indep", "loader_on", "loader_copy", "loader_gpu", "loader_gpu_1s"):
+            if m in same:
+                print(f"{name}: {m:13s} {same[m]['clips_per_s'] / best['clips_per_s']:5.2f}x the best baseline by "
+                      f"clips/s ({best['method']}), {best_cpu['cpu_ms_per_clip'] / same[m]['cpu_ms_per_clip']:5.2f}x "
+                      f"by CPU per clip ({best_cpu['method']})")
+        off = same["loader_off"]["clips_per_s"]
+        print(f"{name}: amortisation on/off = {same['loader_on']['clips_per_s'] / off:.2f}x "
+              f"(consecutive), {same['loader_indep']['clips_per_s'] / off:.2f}x "
+              f"(independent starts); vloader anchor {same['vloader']['clips_per_s']:.2f} windows/s")
+        if "loader_gpu" in same and name == "1080p":
+            print(f"1080p: GPU path = {same['loader_gpu']['clips_per_s'] / same['loader_on']['clips_per_s']:.2f}x "
+                  f"the CPU path (loader_on)")
+    print("\nrandom-window cost, CPU ms per 16-frame window at 512 px (10 s vs 60 s clips, one process):")
+    for name, row in window_cost(args.cache).items():
+        print(f"  {name}: " + ", ".join(f"{k} {v:.0f}" for k, v in row.items()))
 
 
 if __name__ == "__main__":

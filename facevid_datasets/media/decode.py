@@ -70,6 +70,8 @@ class TorchcodecReader:
     One reader serves many windows of its file: `get_frames` with increasing indices decodes
     forward and seeks only when the next frame lies in a later GOP, so windows of one file read
     in one call (or consecutive calls in increasing order) pay the keyframe run-up once.
+    Frames are (T, C, H, W) views of torchcodec's (T, H, W, C) memory: keep them as views (a
+    planar copy makes torch's antialiased resize about 2.5x slower).
     """
 
     def __init__(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import typer
@@ -15,17 +16,26 @@ def training_copies_cmd(
     split: str = typer.Option("train", help="Split to convert"),
     short_side: int = typer.Option(512, help="Short side of the copies in pixels (0: keep the size)"),
     gop: int = typer.Option(16, help="Keyframe interval of the copies in frames"),
+    workers: int = typer.Option(0, help="FFmpeg processes at once (0: one per core)"),
+    ray_address: str = typer.Option(None, help="Run the encodes as Ray tasks: 'local', 'auto' or ray://host:port"),
+    progress: bool = typer.Option(True, help="Show a progress bar"),
 ) -> None:
     """Re-encode a split with short keyframe intervals so random clips decode fast, and save its records
-    pointing at the copies to OUT/records.parquet (open it with `datasets.Dataset.from_parquet`)."""
+    pointing at the copies to OUT/records.parquet (open it with `datasets.Dataset.from_parquet`).
+    A killed run resumes: finished copies are kept and reused."""
     from ..loading import load_dataset
-    from .store import training_copies
+    from .store import CopyReport, training_copies
 
     ds = load_dataset(name, config, data_dir=data_dir, split=split)
-    copied = training_copies(ds, out / "clips", short_side=short_side or None, gop=gop)
+    report = CopyReport()
+    copied = training_copies(ds, out / "clips", short_side=short_side or None, gop=gop, workers=workers or None,
+                             progress=progress, ray_address=ray_address, report=report)
     # Parquet keeps the features and the paths; save_to_disk would embed every video's bytes.
-    copied.to_parquet(str(out / "records.parquet"))
+    tmp = out / f"records.parquet.{os.getpid()}.tmp"
+    copied.to_parquet(str(tmp))
+    os.replace(tmp, out / "records.parquet")
     typer.echo(f"{copied.num_rows} clips -> {out / 'clips'}; records in {out / 'records.parquet'}")
+    typer.echo(report.summary())
 
 
 def register(app: typer.Typer) -> None:

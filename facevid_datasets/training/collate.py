@@ -134,7 +134,7 @@ class VideoCollator:
         self.decode_sessions = max(1, decode_sessions or (7 if cuda else 1))
         self.replace, self.max_attempts = replace, max_attempts
         self.report = EpochReport()  # failures seen by this process (see clip_loader for the epoch's)
-        self._readers: OrderedDict[str, Any] = OrderedDict()
+        self._readers: OrderedDict[str, tuple[Any, threading.Lock]] = OrderedDict()
         self._lock = threading.Lock()
         self._pool: ThreadPoolExecutor | None = None
 
@@ -155,20 +155,22 @@ class VideoCollator:
             return TorchcodecReader(source, seek_mode=self.seek_mode, num_threads=self.decode_threads)
         return open_reader(source, backend=self.backend, num_threads=self.decode_threads)
 
-    def _reader(self, source: str | bytes) -> Any:
+    def _reader(self, source: str | bytes) -> tuple[Any, threading.Lock]:
+        """An open reader for `source` and the lock that serialises its use (a decoder is not
+        thread-safe; concurrent batches on the CUDA path may hold windows of the same file)."""
         key = source if isinstance(source, str) and self.reader_cache > 0 else None
         if key is not None:
             with self._lock:
                 if key in self._readers:
                     self._readers.move_to_end(key)
                     return self._readers[key]
-        reader = self._open(source)
+        entry = (self._open(source), threading.Lock())
         if key is not None:
             with self._lock:
-                self._readers[key] = reader
+                entry = self._readers.setdefault(key, entry)
                 while len(self._readers) > self.reader_cache:
                     self._readers.popitem(last=False)
-        return reader
+        return entry
 
     def _forget(self, source: str | bytes) -> None:
         if isinstance(source, str):
@@ -179,11 +181,14 @@ class VideoCollator:
         """Frames of several windows of one file: the sorted union of their indices in one call."""
         source = plans[0].video
         try:
-            reader = self._reader(source)
+            reader, lock = self._reader(source)
             n = int(getattr(reader, "num_frames", 0) or 0)
             wanted = [np.minimum(p.indices, n - 1) if n else p.indices for p in plans]  # header over-counts
             union = np.unique(np.concatenate(wanted))
-            frames, pts = reader.get_frames([int(i) for i in union])
+            with lock:
+                frames, pts = reader.get_frames([int(i) for i in union])
+                if frames.is_cuda:  # decoded in this session's thread: finished before other streams read it
+                    torch.cuda.current_stream(frames.device).synchronize()
         except DECODE_ERRORS as e:
             self._forget(source)  # a decoder that failed may be left mid-stream
             return [e] * len(plans)
@@ -192,8 +197,13 @@ class VideoCollator:
             if len(idx) == len(union) and np.array_equal(idx, union):
                 out.append((frames, pts.cpu()))  # distinct, increasing indices: no gather copy
                 continue
-            pos = torch.as_tensor(np.searchsorted(union, idx))
-            out.append((frames.index_select(0, pos.to(frames.device)), pts.cpu().index_select(0, pos)))
+            pos = np.searchsorted(union, idx)
+            if np.array_equal(pos, np.arange(pos[0], pos[0] + len(pos))):  # a run of the union: a view, no copy
+                out.append((frames[pos[0] : pos[0] + len(pos)], pts.cpu()[pos[0] : pos[0] + len(pos)]))
+                continue
+            t = torch.as_tensor(pos)  # repeated or scattered frames: gather, keeping the (T, H, W, C) memory layout
+            gathered = frames.permute(0, 2, 3, 1).index_select(0, t.to(frames.device)).permute(0, 3, 1, 2)
+            out.append((gathered, pts.cpu().index_select(0, t)))
         return out
 
     def decode_videos(self, plans: Sequence[ClipPlan]) -> list[Frames | BaseException]:

@@ -1,16 +1,21 @@
-"""Loaders that put the decode where it is fastest: CPU worker processes, or NVDEC in the main process.
+"""Run the collator where decoding is fastest: CPU worker processes, or NVDEC in the main process.
 
 torchcodec cannot create CUDA decoders inside DataLoader worker processes, so on CUDA the workers
-only plan clips and `CudaPrefetcher` decodes the next batches on a side CUDA stream in a
-background thread of the main process while the current training step runs.
+plan clips and decode their audio (`VideoCollator.prepare`), and `CudaPrefetcher` decodes the video
+of the next batches on NVDEC in background threads of the main process, on side CUDA streams, while
+the current training step runs: `depth` batches are in flight at once and each spreads its files
+over the collator's decode sessions (one per NVDEC engine), so the engines work side by side.
+`clip_loader` also wires the collator's replacement hook (a failed clip is replaced by one of its
+group) and keeps an epoch report.
 """
 
 from __future__ import annotations
 
 import copy
 import queue
-import threading
+from collections import deque
 from collections.abc import Iterable, Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
 from typing import Any
 
 import torch
@@ -22,11 +27,13 @@ from .recovery import EpochReport, Replacer
 
 class CudaPrefetcher:
     """Decodes batches of plans (or `Prepared` clips) from `loader` with `collator` on the GPU, `depth`
-    batches ahead, in a background thread on a side CUDA stream."""
+    batches in flight at once (each in its own thread and side CUDA stream), yielded in order."""
 
-    def __init__(self, loader: Iterable[list[Any]], collator: VideoCollator, depth: int = 2):
+    def __init__(self, loader: Iterable[list[Any]], collator: VideoCollator, depth: int = 3):
         if collator.device.type != "cuda":
             raise ValueError("CudaPrefetcher needs a collator with a CUDA device")
+        if depth < 1:
+            raise ValueError(f"depth must be >= 1, got {depth}")
         self.loader, self.collator, self.depth = loader, collator, depth
 
     def __len__(self) -> int:
@@ -34,47 +41,43 @@ class CudaPrefetcher:
 
     def __iter__(self) -> Iterator[dict[str, Any]]:
         device = self.collator.device
-        side = torch.cuda.Stream(device=device)
-        q: queue.Queue = queue.Queue(maxsize=self.depth)
-        stop = threading.Event()
-        done = object()
+        streams: queue.Queue = queue.Queue()
+        for _ in range(self.depth):
+            streams.put(torch.cuda.Stream(device=device))
 
-        def work() -> None:
+        def collate(plans: list[Any]) -> tuple[dict[str, Any], torch.cuda.Event]:
+            stream = streams.get()
             try:
-                with torch.cuda.device(device), torch.cuda.stream(side):
-                    for plans in self.loader:
-                        if stop.is_set():
-                            return
-                        batch = self.collator(plans)
-                        event = torch.cuda.Event()
-                        event.record(side)
-                        q.put((batch, event))
-                q.put((done, None))
-            except BaseException as e:  # hand the error to the training thread
-                q.put((e, None))
+                with torch.cuda.device(device), torch.cuda.stream(stream):
+                    batch = self.collator(plans)
+                    event = torch.cuda.Event()
+                    event.record(stream)
+                return batch, event
+            finally:
+                streams.put(stream)
 
-        thread = threading.Thread(target=work, name="facevid-nvdec", daemon=True)
-        thread.start()
+        def hand_over(fut: Future) -> dict[str, Any]:
+            batch, event = fut.result()  # re-raises a decode error in the training thread
+            current = torch.cuda.current_stream(device)
+            current.wait_event(event)
+            for v in batch.values():
+                if isinstance(v, torch.Tensor) and v.is_cuda:
+                    v.record_stream(current)
+            return batch
+
+        pool = ThreadPoolExecutor(self.depth, thread_name_prefix="facevid-nvdec")
+        pending: deque[Future] = deque()
         try:
-            while True:
-                batch, event = q.get()
-                if batch is done:
-                    return
-                if isinstance(batch, BaseException):
-                    raise batch
-                current = torch.cuda.current_stream(device)
-                current.wait_event(event)
-                for v in batch.values():
-                    if isinstance(v, torch.Tensor) and v.is_cuda:
-                        v.record_stream(current)
-                yield batch
+            for plans in self.loader:
+                pending.append(pool.submit(collate, plans))
+                if len(pending) >= self.depth:
+                    yield hand_over(pending.popleft())
+            while pending:
+                yield hand_over(pending.popleft())
         finally:
-            stop.set()
-            while thread.is_alive():
-                try:
-                    q.get(timeout=0.1)
-                except queue.Empty:
-                    pass
+            for fut in pending:
+                fut.cancel()
+            pool.shutdown(wait=True, cancel_futures=True)
 
 
 class ClipLoader:
@@ -110,7 +113,7 @@ def clip_loader(
     prefetch_factor: int | None = None,
     persistent_workers: bool = False,
     multiprocessing_context: str | None = None,
-    depth: int = 2,
+    depth: int = 3,
     replace: bool = True,
     seed: int = 0,
 ) -> ClipLoader:
