@@ -1,4 +1,4 @@
-"""Release layout reader, probe cache and identity-disjoint splits."""
+"""Release layout reader (`raw/`), probe cache, in-process probe and identity-disjoint splits."""
 
 from __future__ import annotations
 
@@ -12,8 +12,8 @@ import pytest
 
 from facevid_datasets import splits
 from facevid_datasets.errors import AnnotationError, MediaError
-from facevid_datasets.release import (
-    ProbeCache,
+from facevid_datasets.media.probe_cache import ProbeCache
+from facevid_datasets.raw import (
     assign_index_splits,
     build_index,
     normalize_source,

@@ -245,7 +245,6 @@ def probe(path: str | Path) -> VideoInfo:
                                f"{end - start:.2f} s ({num_frames} frames)")  # fmt: skip
                     duration = end - start
                 duration = duration or end - start
-            container.seek(0, stream=video, backward=True)
         except av.FFmpegError as e:
             raise MediaError(path, f"packets unreadable ({e})") from None
         if not fps and duration:
@@ -257,7 +256,13 @@ def probe(path: str | Path) -> VideoInfo:
         width, height = int(ctx.width or 0), int(ctx.height or 0)
         # Only a non-square frame looks different turned a quarter: a square one (every DH-FaceVid-1K
         # clip) is not decoded at all, and its rotation is left unread (None).
-        rotation = _display_rotation(container, video) if width != height else None
+        rotation = None
+        if width != height:
+            try:
+                container.seek(0, stream=video, backward=True)
+            except av.FFmpegError:
+                pass  # the first frame then comes from wherever the packet checks stopped
+            rotation = _display_rotation(container, video)
         if rotation in (90, 270):
             width, height = height, width
         actx = audio.codec_context if audio is not None else None
