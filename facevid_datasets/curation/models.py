@@ -225,9 +225,9 @@ _REGISTRY: dict[str, dict[str, Callable[[], Any]]] = {
 
 #: The model of each kind a curation run uses unless told otherwise.
 DEFAULT_MODELS: dict[str, str] = {
-    "face_detector": "dlib-hog",
-    "landmarks": "dlib-68",
-    "keypoints": "dlib-68",
+    "face_detector": "mediapipe",
+    "landmarks": "mediapipe-mesh",
+    "keypoints": "mediapipe-mesh",
     "ocr": "tesseract",
     "quality": "brisque",
     "sync": "av-envelope",

@@ -223,7 +223,7 @@ def finalize(
         (out / d).mkdir(exist_ok=True)
     records = _kept_records(out, kept, store, workers)
     _remove_stale(out, {r["clip_id"] for r in records})
-    pq.write_table(pa.Table.from_pylist(rows), out / "decisions.parquet")
+    pq.write_table(decisions_table(rows), out / "decisions.parquet")
     tmp = out / "records.jsonl.tmp"
     with open(tmp, "w", encoding="utf-8") as f:
         for rec in records:
@@ -238,6 +238,15 @@ def finalize(
     }
     (out / "summary.json").write_text(json.dumps(info, indent=2))
     return summary, stage_seconds
+
+
+def decisions_table(rows: list[dict[str, Any]]) -> pa.Table:
+    """The rows as one Arrow table with every column any row has (a row lacking one gets null):
+    a failed or split first clip must not decide which measured columns survive."""
+    columns: dict[str, None] = {}
+    for r in rows:
+        columns.update(dict.fromkeys(r))
+    return pa.Table.from_pylist([{c: r.get(c) for c in columns} for r in rows])
 
 
 def _kept_records(

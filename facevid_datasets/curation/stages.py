@@ -60,25 +60,51 @@ def sample_indices(segment: Segment, count: int = 5) -> list[int]:
     return sorted({int(round(v)) for v in np.linspace(segment.start, segment.end - 1, count)})
 
 
-# -- black borders ---------------------------------------------------------------------------------
+# -- black borders and effective resolution ------------------------------------------------------
 
 
-def black_border(rgb: np.ndarray, luma_max: float = 24.0) -> int:
-    """Width in pixels of the widest run of black rows or columns at any edge of the frame.
+def black_border(rgb: np.ndarray, luma_max: float = 24.0, min_step: float = 8.0) -> int:
+    """Width in pixels of the widest black bar at any edge of the frame: a band of rows (or columns)
+    that are each flat and dark (98% of pixels at most `luma_max`, standard deviation under 4 levels)
+    and end in a straight edge, where the next row is brighter by `min_step` along half its length.
 
-    A row counts as black when 98% of its pixels are at most `luma_max` (0-255), so dark scenes
-    with a few bright pixels do not count and compression noise in a bar does not break it.
+    A dark background is not a bar: it is textured or graded, and where it ends (at a head or a
+    shoulder) the step covers only part of the row. Letterbox and pillarbox bars are flat and
+    end in a line across the whole frame.
     """
-    gray = cv2.cvtColor(rgb, cv2.COLOR_RGB2GRAY)
-    rows = np.percentile(gray, 98, axis=1) <= luma_max
-    cols = np.percentile(gray, 98, axis=0) <= luma_max
-    return int(max(_run(rows), _run(rows[::-1]), _run(cols), _run(cols[::-1])))
+    gray = cv2.cvtColor(rgb, cv2.COLOR_RGB2GRAY).astype(np.float32)
+    return int(max(_bar(gray, luma_max, min_step), _bar(gray[::-1], luma_max, min_step),
+                   _bar(gray.T, luma_max, min_step), _bar(gray.T[::-1], luma_max, min_step)))  # fmt: skip
 
 
-def _run(flags: np.ndarray) -> int:
-    """Length of the leading run of True values."""
-    false = np.flatnonzero(~flags)
-    return int(false[0]) if false.size else int(flags.size)
+def _bar(gray: np.ndarray, luma_max: float, min_step: float) -> int:
+    """Rows of the bar at the top of `gray` (0 when the top rows are not a flat dark band with an edge)."""
+    flat = (np.percentile(gray, 98, axis=1) <= luma_max) & (gray.std(axis=1) < 4.0)
+    false = np.flatnonzero(~flat)
+    run = int(false[0]) if false.size else int(flat.size)
+    if run == 0 or run >= gray.shape[0] - 1:
+        return 0
+    band = np.median(gray[:run], axis=0)
+    after = gray[min(run + 1, gray.shape[0] - 1)]  # one row in: the edge row itself may be blended
+    return run if np.mean(after - band >= min_step) >= 0.5 else 0
+
+
+def effective_scale(rgb: np.ndarray, factors: Sequence[float] = (2.0, 3.0, 4.0), psnr_db: float = 46.0) -> float:
+    """Largest factor by which the frame can be shrunk and enlarged again while staying within
+    `psnr_db` of itself: 1 for native footage, 2 or more for a clip upscaled from half its size or
+    less (its detail was lost before). On the 33 real 256 px calibration clips a 2x round trip
+    costs 26-45 dB; on the same clips upscaled from 64 px, 47-54 dB. The clip's effective
+    resolution is its size divided by this factor."""
+    gray = cv2.cvtColor(rgb, cv2.COLOR_RGB2GRAY).astype(np.float32)
+    h, w = gray.shape
+    best = 1.0
+    for f in factors:
+        small = cv2.resize(gray, (max(1, round(w / f)), max(1, round(h / f))), interpolation=cv2.INTER_AREA)
+        back = cv2.resize(small, (w, h), interpolation=cv2.INTER_CUBIC)
+        mse = float(np.mean((gray - back) ** 2))
+        if 10 * np.log10(255.0**2 / max(mse, 1e-6)) >= psnr_db:
+            best = f
+    return best
 
 
 # -- burned-in subtitles ---------------------------------------------------------------------------
@@ -143,6 +169,7 @@ def count_text_chars(text: str) -> int:
 
 
 def face_size(landmarks: np.ndarray) -> float:
-    """Side of the box around a face's landmarks (max of width and height, pixels): brow to chin."""
+    """Side of the box around a face's landmarks (max of width and height, pixels). For the
+    468-point mesh that is forehead to chin; for ibug68, brow to chin (about 10% smaller)."""
     pts = landmarks[:, :2]
     return float(max(np.ptp(pts[:, 0]), np.ptp(pts[:, 1])))
