@@ -7,7 +7,7 @@ resumable, locally or on Ray), `decisions.parquet` says why every clip was kept 
 `cleaned_records()` gives the kept clips as records (the builders' `cleaned` config).
 """
 
-from .decisions import STAGES, Thresholds, decide, decide_clip, summarize
+from .decisions import STAGES, Thresholds, decide, decide_clip, summarize, sync_status
 from .measure import ClipInput, MeasureConfig, MeasurementStore, measure_clip
 from .models import (
     DEFAULT_MODELS,
@@ -54,4 +54,5 @@ __all__ = [
     "read_decisions",
     "register_model",
     "summarize",
+    "sync_status",
 ]

@@ -65,7 +65,7 @@ def sample_indices(segment: Segment, count: int = 5) -> list[int]:
 
 def black_border(rgb: np.ndarray, luma_max: float = 24.0, min_step: float = 8.0) -> int:
     """Width in pixels of the widest black bar at any edge of the frame: a band of rows (or columns)
-    that are each flat and dark (98% of pixels at most `luma_max`, standard deviation under 4 levels)
+    that are each flat and dark (98% of pixels at most `luma_max`, within 10 levels of each other)
     and end in a straight edge, where the next row is brighter by `min_step` along half its length.
 
     A dark background is not a bar: it is textured or graded, and where it ends (at a head or a
@@ -79,7 +79,8 @@ def black_border(rgb: np.ndarray, luma_max: float = 24.0, min_step: float = 8.0)
 
 def _bar(gray: np.ndarray, luma_max: float, min_step: float) -> int:
     """Rows of the bar at the top of `gray` (0 when the top rows are not a flat dark band with an edge)."""
-    flat = (np.percentile(gray, 98, axis=1) <= luma_max) & (gray.std(axis=1) < 4.0)
+    lo, hi = np.percentile(gray, [2, 98], axis=1)
+    flat = (hi <= luma_max) & (hi - lo <= 10.0)
     false = np.flatnonzero(~flat)
     run = int(false[0]) if false.size else int(flat.size)
     if run == 0 or run >= gray.shape[0] - 1:
