@@ -23,6 +23,7 @@ import hashlib
 import json
 import multiprocessing as mp
 import os
+import threading
 import time
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
@@ -34,6 +35,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from ..errors import AnnotationError
 from ..media.ffmpeg import cut_clip, run_ffmpeg
 from ..media.probe import probe
 from ..schema import FEATURES, empty_record
@@ -59,13 +61,24 @@ class CurationResult:
         return self.out / "decisions.parquet"
 
 
-def _init_worker() -> None:
-    """One thread per library in each worker: the pool supplies the parallelism."""
+def _init_worker(parent: int | None = None) -> None:
+    """One thread per library in each worker (the pool supplies the parallelism), and a watchdog
+    that ends the worker within a second of its parent's death (`kill -9` of `facevid curate`
+    must leave no orphan measuring on)."""
     import cv2
     import torch
 
     cv2.setNumThreads(1)
     torch.set_num_threads(1)
+    if parent is not None:
+        threading.Thread(target=_exit_with_parent, args=(parent,), daemon=True, name="parent-watchdog").start()
+
+
+def _exit_with_parent(parent: int, every: float = 0.5) -> None:
+    """Poll the parent pid; when the worker has been re-parented (the parent died), exit at once."""
+    while os.getppid() == parent:
+        time.sleep(every)
+    os._exit(1)
 
 
 def run_local(
@@ -96,7 +109,8 @@ def run_local(
                 done(clip.clip_id, measure_clip(clip, config))
             return
         ctx = mp.get_context("spawn")  # forking a process that holds torch/dlib threads can hang
-        with cf.ProcessPoolExecutor(max_workers=workers, mp_context=ctx, initializer=_init_worker) as pool:
+        with cf.ProcessPoolExecutor(max_workers=workers, mp_context=ctx, initializer=_init_worker,
+                                    initargs=(os.getpid(),)) as pool:  # fmt: skip
             pending: dict[cf.Future, str] = {}
             it = iter(clips)
             try:
@@ -118,13 +132,15 @@ def run_local(
 
 
 def as_clip_inputs(inputs: Iterable[Any], limit: int | None = None) -> list[ClipInput]:
-    """Records or paths as ClipInputs; a clip id seen twice is an error naming it."""
+    """Records or paths as ClipInputs; a clip id seen twice is an AnnotationError naming both files
+    (the cache, the cut clips and the records are keyed by clip id)."""
     clips = [ClipInput.from_item(x) for x in islice(inputs, limit)]
-    seen: set[str] = set()
+    seen: dict[str, ClipInput] = {}
     for c in clips:
         if c.clip_id in seen:
-            raise ValueError(f"clip_id {c.clip_id!r} appears twice in the input (paths: {c.video})")
-        seen.add(c.clip_id)
+            raise AnnotationError(c.video, None, f"clip id {c.clip_id!r} appears twice in the input (also "
+                                  f"{seen[c.clip_id].video}); rename one of the files")  # fmt: skip
+        seen[c.clip_id] = c
     return clips
 
 
@@ -268,7 +284,7 @@ def _kept_record(out: Path, clip: ClipInput, row: dict[str, Any], key: str, stor
         dst = out / "clips" / f"{file_stem(row['clip_id'])}.mp4"
         if not dst.is_file():
             tmp = dst.with_suffix(".part.mp4")
-            cut_clip(clip.video, tmp, start=a / fps, end=b / fps, keep_audio=bool(row["has_audio"]) and not clip.audio)
+            cut_clip(clip.video, tmp, start_frame=a, end_frame=b, keep_audio=bool(row["has_audio"]) and not clip.audio)
             os.replace(tmp, dst)
         info = probe(dst)
         width, height, num_frames = info.width, info.height, info.num_frames
@@ -278,8 +294,8 @@ def _kept_record(out: Path, clip: ClipInput, row: dict[str, Any], key: str, stor
             adst = out / "clips" / f"{file_stem(row['clip_id'])}.m4a"
             if not adst.is_file():
                 tmp = adst.with_suffix(".part.m4a")
-                span = ["-ss", f"{a / fps:.3f}", "-to", f"{b / fps:.3f}"]
-                run_ffmpeg([*span, "-i", clip.audio, "-vn", "-c:a", "aac", str(tmp)], clip.audio)
+                span = f"atrim=start={a / fps:.6f}:end={b / fps:.6f},asetpts=PTS-STARTPTS"  # the frames' span
+                run_ffmpeg(["-i", clip.audio, "-vn", "-af", span, "-c:a", "aac", str(tmp)], clip.audio)
                 os.replace(tmp, adst)
             rec["audio"] = {"path": str(adst.resolve()), "bytes": None}
     else:
