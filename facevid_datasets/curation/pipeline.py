@@ -23,6 +23,7 @@ import hashlib
 import json
 import multiprocessing as mp
 import os
+import sys
 import threading
 import time
 from collections.abc import Callable, Iterable, Iterator
@@ -62,16 +63,30 @@ class CurationResult:
 
 
 def _init_worker(parent: int | None = None) -> None:
-    """One thread per library in each worker (the pool supplies the parallelism), and a watchdog
-    that ends the worker within a second of its parent's death (`kill -9` of `facevid curate`
-    must leave no orphan measuring on)."""
+    """A watchdog that ends the worker within a second of its parent's death (`kill -9` of
+    `facevid curate` must leave no orphan measuring on; on Linux the kernel's parent-death signal
+    too), then one thread per library in each worker (the pool supplies the parallelism)."""
+    if parent is not None:
+        _die_with_parent()
+        threading.Thread(target=_exit_with_parent, args=(parent,), daemon=True, name="parent-watchdog").start()
     import cv2
     import torch
 
     cv2.setNumThreads(1)
     torch.set_num_threads(1)
-    if parent is not None:
-        threading.Thread(target=_exit_with_parent, args=(parent,), daemon=True, name="parent-watchdog").start()
+
+
+def _die_with_parent() -> None:
+    """Ask Linux to SIGKILL this process when its parent exits (prctl PR_SET_PDEATHSIG); no-op elsewhere."""
+    if not sys.platform.startswith("linux"):
+        return
+    import ctypes
+    import signal
+
+    try:
+        ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, int(signal.SIGKILL), 0, 0, 0)  # 1 = PR_SET_PDEATHSIG
+    except (OSError, AttributeError):
+        pass  # the watchdog thread still covers it
 
 
 def _exit_with_parent(parent: int, every: float = 0.5) -> None:
