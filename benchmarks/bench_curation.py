@@ -127,7 +127,7 @@ def main() -> None:
 def _values(row: dict, kind: str) -> str:
     keys = {"subtitles": "subtitle_chars", "black_bars": "border_px", "two_faces": "face_count",
             "blur_noise": "brisque", "wrong_audio": "sync_confidence", "tiny_face": "face_size",
-            "upscaled": "upscale"}  # fmt: skip
+            "upscaled": "detail"}  # fmt: skip
     k = keys.get(kind)
     extra = f", peak {row.get('sync_peak')}, offset {row.get('sync_offset')}" if kind == "wrong_audio" else ""
     return f"{k}={row.get(k)}{extra}" if k else ""

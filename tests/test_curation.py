@@ -166,7 +166,8 @@ GOOD = dict(duration=2.0, width=512, height=512, face_count=1, face_size=300.0, 
     [({"error": "boom"}, "read"), ({"duration": 0.4}, "scene"), ({"width": 256}, "resolution"),
      ({"face_count": 0}, "face_count"), ({"face_count": 2}, "face_count"), ({"face_size": 120.0}, "face_size"),
      ({"border_px": 40.0}, "border"), ({"subtitle_chars": 19}, "subtitles"), ({"brisque": 70.0}, "quality"),
-     ({"sync_offset": 12}, "sync"), ({"upscale": 2.0}, "resolution"),
+     ({"sync_offset": 12}, "sync"), ({"detail": 0.3}, "resolution"),
+     ({"face_size": 150.0, "width": 1024, "height": 1024}, "face_size"),
      ({"width": 256, "brisque": 90.0}, "resolution")],
 )  # fmt: skip
 def test_decide_names_first_failing_stage(change, stage):

@@ -30,25 +30,30 @@ class Thresholds:
     """Filter thresholds; defaults follow the DH-FaceVid-1K / MCDM papers where they give a number.
 
     min_segment_seconds: shortest segment kept after scene splitting (papers: not given).
-    min_resolution: shorter side of the clip, px (paper: 512), counting only the detail the clip
-        holds: a clip upscaled 2x (measured `upscale` 2) has half its stored resolution.
+    min_resolution: shorter side of the clip, px (paper: 512).
+    min_detail: `stages.detail_ratio` below this means an upscaled clip, whose real resolution is
+        below its stored size (the paper's resolution rule cannot see that); calibrated on 256 px
+        clips: 0.45 (clean >= 0.54, enlarged 4x <= 0.37).
     face_count: faces a clip must show, median over detection frames (paper: exactly one).
-    min_face_size: side of the face detector's box (MediaPipe BlazeFace: brow to chin, cheek to
-        cheek; 1.0x the face-mesh box, about 1.1x the ibug68 landmark box), median over detection
-        frames, px. The paper asks for a 256 px face region in 512 px clips and keeps clips whose
-        tight landmark box is 0.38-0.6 of the frame, so its region is a looser box; 0.35 of the
-        clip side (180 px at 512, 90 px at 256) keeps every calibration clip and drops faces
-        shrunk 4x (see benchmarks/bench_curation.py).
+    min_face_size: side of the face detector's box, median over detection frames, px. The box is
+        MediaPipe BlazeFace's: brow to chin, cheek to cheek, 0.99x the 468-point mesh box and about
+        1.1x the ibug68 landmark box. The paper asks for a 256 px "face region" in 512 px clips,
+        yet its authors kept a clip whose BlazeFace box is 0.32 of the frame: their region is
+        about twice this box (face, hair and margin). So 128 px at 512 (64 at 256) here.
+    min_face_fraction: the same box over the clip's shorter side (a small face in a large frame);
+        0.25 (the calibration clips: 0.32-0.6).
     max_border_px: widest flat black bar with a straight edge, px (paper: more than 20 px).
     max_subtitle_chars: OCR letters+digits in the most texty of 5 frames (paper: more than 10).
     max_brisque: mean BRISQUE of 5 frames, lower is better (papers give no cut-off; 55 separates
         sharp 512 px faces from visibly blurred or noisy ones here; see the benchmark).
     sync_min_confidence: below it the sync model is not sure and lip sync is `unknown`: the row
-        is kept (the proxy's offsets are noise there). Model scale: correlation units for the
-        offline `av-envelope` proxy; SyncNet's own confidence (e.g. 3.0) with SyncNet weights.
+        is kept. So is a best offset at the edge of the searched range. Model scale: correlation
+        units for the offline `av-envelope` proxy (0.3: on real clips its offsets are noise
+        below); SyncNet's own confidence (e.g. 3.0) with SyncNet weights.
     sync_max_offset: a confident measurement with |offset| above this (frames) is out of sync.
-    sync_min_peak: a confident measurement whose best correlation stays under this is another
-        speaker's audio (the mouth follows no offset of it); proxy units, 0 disables.
+    sync_min_peak: a best correlation under this means another speaker's audio; 0 disables (the
+        default: with the envelope proxy, real clean clips and swapped-audio clips overlap, best
+        correlations 0.08-0.5 against 0.14-0.20, so it cannot tell them apart; use SyncNet).
     require_audio: drop clips with no audio track (off: TalkingHead-1KH ships no audio).
     pose_frontal_yaw / pose_frontal_pitch / pose_extreme: head-pose class boxes, degrees.
     """
@@ -56,11 +61,13 @@ class Thresholds:
     min_segment_seconds: float = 1.0
     min_resolution: int = 512
     face_count: int = 1
-    min_face_size: float = 180.0
+    min_face_size: float = 128.0
+    min_face_fraction: float = 0.25
     max_border_px: float = 20.0
     max_subtitle_chars: int = 10
     max_brisque: float = 55.0
-    sync_min_confidence: float = 0.15
+    min_detail: float = 0.45
+    sync_min_confidence: float = 0.3
     sync_max_offset: int = 6
     sync_min_peak: float = 0.0
     require_audio: bool = False
@@ -120,9 +127,9 @@ def decide(m: dict[str, Any], t: Thresholds) -> tuple[str, str | None, str]:
     short = min(m["width"], m["height"])
     if short < t.min_resolution:
         return "drop", "resolution", f"resolution {m['width']}x{m['height']} < {t.min_resolution}"
-    up = m.get("upscale") or 1.0
-    if short / up < t.min_resolution:
-        return "drop", "resolution", f"upscaled {up:g}x: detail of {short / up:.0f} px < {t.min_resolution}"
+    detail = m.get("detail")
+    if detail is not None and detail < t.min_detail:
+        return "drop", "resolution", f"upscaled: fine-detail ratio {detail:.2f} < {t.min_detail}"
     count = m.get("face_count")
     if not count:
         return "drop", "face_count", "no face found"
@@ -131,6 +138,8 @@ def decide(m: dict[str, Any], t: Thresholds) -> tuple[str, str | None, str]:
     size = m.get("face_size")
     if size is None or not size >= t.min_face_size:
         return "drop", "face_size", f"face size {_fmt(size)} px < {t.min_face_size}"
+    if size < t.min_face_fraction * short:
+        return "drop", "face_size", f"face size {size / short:.2f} of the frame < {t.min_face_fraction}"
     border = m.get("border_px")
     if border is not None and border > t.max_border_px:
         return "drop", "border", f"black border {border} px > {t.max_border_px}"
@@ -162,7 +171,9 @@ def sync_status(m: dict[str, Any], t: Thresholds) -> str:
         return "unknown"
     if t.sync_min_peak > 0 and peak is not None and peak < t.sync_min_peak:
         return "wrong_audio"
-    if conf < t.sync_min_confidence:
+    curve = m.get("sync_curve") or []
+    at_edge = len(curve) > 2 and abs(off) >= (len(curve) - 1) // 2
+    if conf < t.sync_min_confidence or at_edge:
         return "unknown"
     return "out_of_sync" if abs(off) > t.sync_max_offset else "in_sync"
 

@@ -11,7 +11,7 @@ catch it. Nothing here ships data: the clips are the caller's, written to the ca
 | `two_faces`   | two different clips side by side (hstack)                | dropped at `face_count`  |
 | `blur_noise`  | Gaussian blur (sigma 3) plus strong noise                | dropped at `quality`     |
 | `wrong_audio` | the picture of one clip with another clip's speech       | dropped at `sync`        |
-| `tiny_face`   | the clip at 1/4 size over its own blurred enlargement    | dropped at `face_size`   |
+| `tiny_face`   | the clip shrunk to 1/4 over its own blurred picture      | dropped at `face_size`   |
 | `scene_cut`   | first half of one clip, then first half of another       | split at the splice      |
 | `upscaled`    | shrunk to 1/4 then enlarged back (bicubic)               | dropped at `resolution`  |
 | `no_audio`    | audio stream removed (TalkingHead-1KH ships none)        | kept, lip sync `no_audio` |
@@ -78,7 +78,8 @@ def make_defect(defect: str, src: Path, out: Path, other: Path | None = None) ->
         bar = max(2, (h // 8) // 2 * 2)
         args = ["-i", str(src), "-vf", f"scale={w}:{h - 2 * bar},pad={w}:{h}:0:{bar}:black", *_ENC, *audio]
     elif defect == "two_faces":
-        graph = f"[0:v]scale={w}:{h},setsar=1[a];[1:v]scale={w}:{h},setsar=1[b];[a][b]hstack=inputs=2:shortest=1[v]"
+        graph = (f"[0:v]scale={w}:{h},setsar=1[a];[1:v]fps={info.fps},scale={w}:{h},setsar=1[b];"
+                 f"[a][b]hstack=inputs=2:shortest=1[v]")  # fmt: skip
         args = ["-i", str(src), "-i", str(other), "-filter_complex", graph, "-map", "[v]", "-map", "0:a?",
                 "-frames:v", str(min(info.num_frames, probe(other).num_frames)), *_ENC, *audio]  # type: ignore[arg-type]
     elif defect == "blur_noise":
@@ -87,9 +88,9 @@ def make_defect(defect: str, src: Path, out: Path, other: Path | None = None) ->
         args = ["-i", str(src), "-stream_loop", "-1", "-i", str(other), "-map", "0:v", "-map", "1:a",
                 "-t", f"{info.duration:.3f}", *_ENC, *audio]  # fmt: skip
     elif defect == "tiny_face":
-        big_w, big_h = 4 * w, 4 * h
-        graph = (f"[0:v]split[a][b];[a]scale={big_w}:{big_h},boxblur=40:2[bg];"
-                 f"[bg][b]overlay={(big_w - w) // 2}:{(big_h - h) // 2}[v]")  # fmt: skip
+        sw, sh = w // 4 // 2 * 2, h // 4 // 2 * 2
+        graph = (f"[0:v]split[a][b];[a]boxblur=20:2[bg];[b]scale={sw}:{sh}[s];"
+                 f"[bg][s]overlay={(w - sw) // 2}:{(h - sh) // 2}[v]")  # fmt: skip
         args = ["-i", str(src), "-filter_complex", graph, "-map", "[v]", "-map", "0:a?", *_ENC, *audio]
     elif defect == "scene_cut":
         other_info = probe(other)  # type: ignore[arg-type]

@@ -60,7 +60,7 @@ def sample_indices(segment: Segment, count: int = 5) -> list[int]:
     return sorted({int(round(v)) for v in np.linspace(segment.start, segment.end - 1, count)})
 
 
-# -- black borders and effective resolution ------------------------------------------------------
+# -- black borders and detail ---------------------------------------------------------------------
 
 
 def black_border(rgb: np.ndarray, luma_max: float = 24.0, min_step: float = 8.0) -> int:
@@ -90,22 +90,15 @@ def _bar(gray: np.ndarray, luma_max: float, min_step: float) -> int:
     return run if np.mean(after - band >= min_step) >= 0.5 else 0
 
 
-def effective_scale(rgb: np.ndarray, factors: Sequence[float] = (2.0, 3.0, 4.0), psnr_db: float = 46.0) -> float:
-    """Largest factor by which the frame can be shrunk and enlarged again while staying within
-    `psnr_db` of itself: 1 for native footage, 2 or more for a clip upscaled from half its size or
-    less (its detail was lost before). On the 33 real 256 px calibration clips a 2x round trip
-    costs 26-45 dB; on the same clips upscaled from 64 px, 47-54 dB. The clip's effective
-    resolution is its size divided by this factor."""
+def detail_ratio(rgb: np.ndarray) -> float:
+    """Energy of the finest detail (what a Gaussian of sigma 1 removes) over that of the next band
+    (sigma 1 to 2). Native footage keeps both bands; a clip enlarged from a smaller one lost the
+    finest: on the 33 real 256 px calibration clips the median over 5 frames is 0.54-4.7, on the
+    same clips shrunk to 64 px and enlarged back 0.25-0.37. Contrast and content cancel out."""
     gray = cv2.cvtColor(rgb, cv2.COLOR_RGB2GRAY).astype(np.float32)
-    h, w = gray.shape
-    best = 1.0
-    for f in factors:
-        small = cv2.resize(gray, (max(1, round(w / f)), max(1, round(h / f))), interpolation=cv2.INTER_AREA)
-        back = cv2.resize(small, (w, h), interpolation=cv2.INTER_CUBIC)
-        mse = float(np.mean((gray - back) ** 2))
-        if 10 * np.log10(255.0**2 / max(mse, 1e-6)) >= psnr_db:
-            best = f
-    return best
+    b1 = cv2.GaussianBlur(gray, (0, 0), 1.0)
+    b2 = cv2.GaussianBlur(gray, (0, 0), 2.0)
+    return float(np.var(gray - b1) / max(float(np.var(b1 - b2)), 1e-6))
 
 
 # -- burned-in subtitles ---------------------------------------------------------------------------
