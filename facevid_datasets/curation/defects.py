@@ -68,9 +68,8 @@ def make_defect(defect: str, src: Path, out: Path, other: Path | None = None) ->
     audio = ["-c:a", "aac", "-b:a", "128k"]
     cut = None
     if defect == "subtitles":
-        size = max(12, h // 16)
-        text = [("And this is what we talked about", h - 2 * size - size // 2),
-                ("in the interview yesterday", h - size)]  # fmt: skip
+        size = max(12, h // 18)
+        text = [("This is what we talked", h - 2 * size - size // 2), ("about in the interview", h - size)]
         draws = ",".join(f"drawtext=fontfile={FONT}:text='{t}':fontsize={size}:fontcolor=white:borderw=2:"
                          f"bordercolor=black:x=(w-text_w)/2:y={y}" for t, y in text)  # fmt: skip
         args = ["-i", str(src), "-vf", draws, *_ENC, *audio]

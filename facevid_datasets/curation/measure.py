@@ -40,7 +40,7 @@ from .stages import (
 )
 
 #: Bump when a measurement changes meaning: cached measurements of other versions are not reused.
-MEASURE_VERSION = 3
+MEASURE_VERSION = 4
 
 
 @dataclass

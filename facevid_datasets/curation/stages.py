@@ -104,10 +104,12 @@ def detail_ratio(rgb: np.ndarray) -> float:
 # -- burned-in subtitles ---------------------------------------------------------------------------
 
 
-def text_regions(gray: np.ndarray) -> list[tuple[int, int, int, int]]:
+def text_regions(gray: np.ndarray, frame_height: int | None = None) -> list[tuple[int, int, int, int]]:
     """Boxes (x, y, w, h) of text-like blobs: binarised stroke edges joined along lines, kept when
-    wide and short like a line of text and dense enough in strokes."""
+    wide and short like a line (or two) of text and dense enough in strokes. Heights are judged
+    against `frame_height` (default: the image's own), as `gray` may be the lower part of a frame."""
     h, w = gray.shape
+    h = frame_height or h
     grad = cv2.morphologyEx(gray, cv2.MORPH_GRADIENT, cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (3, 3)))
     _, bw = cv2.threshold(grad, 0, 255, cv2.THRESH_BINARY | cv2.THRESH_OTSU)
     line = cv2.morphologyEx(bw, cv2.MORPH_CLOSE, cv2.getStructuringElement(cv2.MORPH_RECT, (max(9, w // 40), 1)))
@@ -118,7 +120,10 @@ def text_regions(gray: np.ndarray) -> list[tuple[int, int, int, int]]:
         if bh < max(8, 0.02 * h) or bh > 0.25 * h or bw_ < 0.1 * w or bw_ < 2.5 * bh:
             continue
         strokes = bw[y : y + bh, x : x + bw_]
-        if strokes.mean() / 255.0 < 0.15 or _glyphs(strokes) < 3:
+        density = strokes.mean() / 255.0
+        # small text (a 256 px frame) merges its outlined letters into word blobs: a wide, dense
+        # line counts too; OCR then decides whether it reads as text
+        if density < 0.15 or (_glyphs(strokes) < 3 and not (density >= 0.35 and bw_ >= 6 * bh)):
             continue
         boxes.append((x, y, bw_, bh))
     return boxes
@@ -139,7 +144,7 @@ def subtitle_text(rgb: np.ndarray, ocr: TextReader, lower_fraction: float = 0.4)
     gray = cv2.cvtColor(rgb, cv2.COLOR_RGB2GRAY)
     top = int(gray.shape[0] * (1 - lower_fraction))
     lower = gray[top:]
-    boxes = text_regions(lower)
+    boxes = text_regions(lower, gray.shape[0])
     if not boxes:
         return ""
     x0 = min(b[0] for b in boxes)
