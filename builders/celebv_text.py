@@ -7,16 +7,17 @@ Official layout, all optional but the info file:
       have been published: `{"clips": {...}}`, `{"clips_set1": {...}, "clips_set2": {...}}` and a flat
       `{clip_id: record}` (whose keys may end in `.mp4` and carry `meta_video_names`). The bbox is in
       pixels or normalised (decided by magnitude); some records give `start_frame`/`end_frame`
-      instead of `start_sec`/`end_sec` (fractional values there are seconds, as in the README's
-      example; integral ones are frame numbers, converted with the source's probed frame rate).
+      instead of `start_sec`/`end_sec`: the README documents both pairs as "start and end times in
+      the original video" (its example: 415.29), so both are read as seconds.
   `<data_dir>/texts/{face40_details_new,emotion,action_dur,light_dir,light_intensity,light_colot_temp}/<clip>.txt`
       (the folder really is spelled `light_colot_temp`)
   `<data_dir>/annotations.pkl`        {"act": {clip: [[label, [start 'H:MM:SS', end, seconds, order]], ...]},
       "app": {...}}; simultaneous actions share an order number. It is a pickle: load only the official file.
 Downloaded videos: `<data_dir>/videos/<ytb_id>.mp4`; clips already cut (`<clip_id>.mp4`, any depth)
 are used as they are when the full video is absent.
-Official processing (done here with FFmpeg): crop the box as given (no enlargement, unlike
-CelebV-HQ), cut start-end, no resize.
+Official processing (`download_and_process.py` since January 2023, done here with FFmpeg): the box
+enlarged by 0.02 of the frame per side (clamped to the frame), then the centred square of its
+shorter side, as CelebV-HQ does; the frames shown from start to end cut frame-exactly; no resize.
 Labels: caption = the first sentence of each text file (appearance, emotion, action, light);
 emotion and light words found in their texts mapped onto the DH-FaceVid-1K vocabulary; actions
 from annotations.pkl; everything native (info record, all texts, action segments) in `original`.
@@ -38,15 +39,15 @@ from facevid_datasets import vocab
 from facevid_datasets.cutting import (
     CutPlan,
     CutSpec,
+    CuttingBuilder,
     Problem,
-    ReleaseBuilder,
     check_start,
     index_videos,
     public_configs,
 )
 from facevid_datasets.errors import AnnotationError
 from facevid_datasets.media.probe import VideoInfo
-from facevid_datasets.parsing import parse_clock, read_text, strip_ext, tblr_to_box
+from facevid_datasets.parsing import enlarge_square_box, parse_clock, read_text, strip_ext
 
 from .celebv_hq import CelebVClip, celebv_plans, parse_clip
 
@@ -146,7 +147,7 @@ def read_annotations(path: Path) -> dict[str, Any]:
     return data
 
 
-class CelebVText(ReleaseBuilder):
+class CelebVText(CuttingBuilder):
     """CelebV-Text face clips with their descriptions, cut from the downloaded YouTube videos."""
 
     NAME = "celebv-text"
@@ -210,9 +211,6 @@ class CelebVText(ReleaseBuilder):
 
     def cut_spec(self, plan: CutPlan, source: VideoInfo) -> CutSpec:
         a = plan.annotation
-        start, end = a["start"], a["end"]
-        if a["unit"] == "frame":
-            start, end = start / source.fps, end / source.fps
-        check_start(plan, start, source)
-        box = tblr_to_box(a["bbox"], source.width, source.height).clamp(source.width, source.height).even()
-        return CutSpec(start=start, end=end, crop=box.crop())
+        check_start(plan, a["start"], source)
+        box = enlarge_square_box(a["bbox"], source.width, source.height).even()
+        return CutSpec(start=a["start"], end=a["end"], crop=box.crop())

@@ -32,8 +32,8 @@ from pathlib import Path
 from facevid_datasets.cutting import (
     CutPlan,
     CutSpec,
+    CuttingBuilder,
     Problem,
-    ReleaseBuilder,
     attributes,
     check_start,
     index_videos,
@@ -149,7 +149,7 @@ def identity_of(group: str, video: str) -> str:
     return video if group == "RD" else re.sub(r"\d+$", "", video) or video
 
 
-class HDTF(ReleaseBuilder):
+class HDTF(CuttingBuilder):
     """HDTF talking-face clips cut from the downloaded YouTube videos, 512x512."""
 
     NAME = "hdtf"

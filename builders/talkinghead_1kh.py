@@ -12,8 +12,8 @@ Downloaded videos, in `<data_dir>/videos/` at any depth: the 1-minute chunks (`<
 the official `1min_clips/`), or the full downloads (`<youtube id>.mp4`), in which chunk k is found
 again as the official split makes it: it starts at the first key frame at or after k x 60 s.
 Official processing (done here with FFmpeg): the box rescaled from HxW to the downloaded size
-(`int(T / H * h)`), frames S..E cut (frame indices located with the file's frame time stamps), no
-resize. Official downloads have no audio; audio is kept when a download has it.
+(`int(T / H * h)`), frames S..E cut frame-exactly (chunk starts located with the file's frame time
+stamps and key frames), no resize. Official downloads have no audio; audio is kept when a download has it.
 Splits: the official train and val lists (val -> "validation"); config `small` reads the small list.
 Identity: the YouTube id (one video usually shows one speaker; not verified).
 """
@@ -28,9 +28,9 @@ import numpy as np
 from facevid_datasets.cutting import (
     CutPlan,
     CutSpec,
+    CuttingBuilder,
     Problem,
     PublicConfig,
-    ReleaseBuilder,
     attributes,
     index_videos,
     public_configs,
@@ -118,16 +118,16 @@ def chunk_first_frame(timestamps: np.ndarray, keyframes: np.ndarray, chunk: int)
     return int(keyframes[later[0]])
 
 
-def tube_span(timestamps: np.ndarray, first: int, tube: Tube, fps: float) -> tuple[float, float]:
-    """Seconds from the file's start covering frames first+S .. first+E (inclusive), half a frame either side."""
+def tube_frames(num_frames: int, first: int, tube: Tube) -> tuple[int, int]:
+    """Frames [first + S, first + E + 1) of the file: the tube's S..E (E inclusive) inside the chunk
+    that starts at frame `first`; ValueError when the file ends before E."""
     s, e = first + tube.S, first + tube.E
-    if e >= len(timestamps):
-        raise ValueError(f"tube ends at frame {tube.E} of the chunk, which has {len(timestamps) - first} frames")
-    half = 0.5 / fps
-    return max(0.0, timestamps[s] - timestamps[0] - half), timestamps[e] - timestamps[0] + half
+    if e >= num_frames:
+        raise ValueError(f"tube ends at frame {tube.E} of the chunk, which has {num_frames - first} frames")
+    return s, e + 1
 
 
-class TalkingHead1KH(ReleaseBuilder):
+class TalkingHead1KH(CuttingBuilder):
     """TalkingHead-1KH tubes cut from the downloaded YouTube videos."""
 
     NAME = "talkinghead-1kh"
@@ -193,7 +193,7 @@ class TalkingHead1KH(ReleaseBuilder):
             first = 0
             if plan.annotation["full_video"]:
                 first = chunk_first_frame(ts, keyframe_indices(source.path), tube.chunk or 0)
-            start, end = tube_span(ts, first, tube, source.fps)
+            a, b = tube_frames(len(ts), first, tube)
         except ValueError as e:
             raise AnnotationError(source.path, None, f"{plan.clip_id}: {e}") from e
-        return CutSpec(start=start, end=end, crop=tube_crop(tube, source.height, source.width).crop())
+        return CutSpec(start_frame=a, end_frame=b, crop=tube_crop(tube, source.height, source.width).crop())

@@ -23,7 +23,7 @@ import re
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
-from facevid_datasets.cutting import CutPlan, CutSpec, Problem, ReleaseBuilder, attributes, public_configs
+from facevid_datasets.cutting import CutPlan, CutSpec, CuttingBuilder, Problem, attributes, public_configs
 from facevid_datasets.errors import AnnotationError
 from facevid_datasets.media.probe import VideoInfo
 from facevid_datasets.parsing import iter_lines, read_text
@@ -84,7 +84,7 @@ def scan(tree: Path, ext: str) -> dict[tuple[str, str, str], Path]:
     return {k: p for p in sorted(tree.rglob(f"*.{ext}")) if (k := clip_key(p, tree)) is not None}
 
 
-class VoxCeleb2(ReleaseBuilder):
+class VoxCeleb2(CuttingBuilder):
     """VoxCeleb2 face-track clips with their separate audio and face boxes."""
 
     NAME = "voxceleb2"

@@ -2,7 +2,7 @@
 shared by the public-release builders (HDTF, CelebV-HQ, CelebV-Text, TalkingHead-1KH, VoxCeleb2).
 
 A builder turns the official metadata into `CutPlan`s (which source file, which labels, which
-split) and says, given the probed source, how to cut it (`CutSpec`). `ReleaseBuilder` does the
+split) and says, given the probed source, how to cut it (`CutSpec`). `CuttingBuilder` does the
 rest the same way for every dataset: report what cannot be made, cut each clip once with FFmpeg
 into `processed_dir()` (an existing output that probes fine is reused), probe the result and
 yield the common record. Generation is per clip, so `num_proc` shards the plans.
@@ -42,12 +42,19 @@ def index_videos(folder: Path) -> dict[str, Path]:
 
 @dataclass(frozen=True)
 class CutSpec:
-    """How to make a clip from its source: span in seconds, crop (x, y, w, h) in source pixels, output size."""
+    """How to make a clip from its source: a span, crop (x, y, w, h) in source pixels, output size.
+
+    The span is frames [start_frame, end_frame) of the source when the metadata counts frames, or
+    the frames shown during [start, end) seconds when it gives times; the cut is frame-exact
+    either way (`media.ffmpeg.cut_clip`).
+    """
 
     start: float | None = None
     end: float | None = None
     crop: tuple[int, int, int, int] | None = None
     size: int | tuple[int, int] | None = None
+    start_frame: int | None = None
+    end_frame: int | None = None
 
 
 @dataclass
@@ -111,7 +118,8 @@ def cut_once(src: Path, dst: Path, spec: CutSpec, *, keep_audio: bool) -> VideoI
         return info
     part = dst.with_name(f"{dst.stem}.part{os.getpid()}{dst.suffix}")
     try:
-        cut_clip(src, part, start=spec.start, end=spec.end, crop=spec.crop, size=spec.size, keep_audio=keep_audio)
+        cut_clip(src, part, start=spec.start, end=spec.end, start_frame=spec.start_frame, end_frame=spec.end_frame,
+                 crop=spec.crop, size=spec.size, keep_audio=keep_audio)  # fmt: skip
         os.replace(part, dst)
     finally:
         part.unlink(missing_ok=True)
@@ -137,7 +145,7 @@ def public_configs(*extra: PublicConfig) -> list[PublicConfig]:
     ]
 
 
-class ReleaseBuilder(FaceVidBuilder):
+class CuttingBuilder(FaceVidBuilder):
     """Builder base for an official release: metadata + downloaded sources -> cut clips -> records."""
 
     BUILDER_CONFIG_CLASS = PublicConfig

@@ -38,6 +38,12 @@ def _first_index(path) -> int:
     return read_index(decode_clip(str(path), [0], audio=False).frames[0])
 
 
+def _indices(rec) -> list[int]:
+    """The source frame index drawn in every frame of a built clip (frame-exact cuts: a range)."""
+    frames = decode_clip(rec["video"]["path"], list(range(rec["num_frames"])), audio=False).frames
+    return [read_index(f) for f in frames]
+
+
 def _check_common(records, name):
     for rec in records.values():
         assert validate_record(rec) == [], rec["clip_id"]
@@ -83,7 +89,7 @@ def test_hdtf_build(hdtf_release, tmp_path):
     r0, r1, r2 = records["Radio1_0"], records["Radio1_1"], records["Radio2_0"]
     assert (r0["width"], r0["height"]) == (r2["width"], r2["height"]) == (512, 512)
     assert r0["num_frames"] == 10 and r1["num_frames"] == 20
-    assert _first_index(r0["video"]["path"]) == 0 and _first_index(r1["video"]["path"]) == 10  # grid crop, cut at 1 s
+    assert _indices(r0) == list(range(0, 10)) and _indices(r1) == list(range(10, 30))  # grid crop, cut at 1 s
     assert r0["audio_source"] == "video" and r2["audio_source"] == "none"
     assert r0["identity"] == "Radio1"
     assert json.loads(r0["original"])["crop_ratio"] == 1.2
@@ -192,7 +198,7 @@ def test_celebvhq_build(tmp_path):
     box = enlarge_square_box((0.1, 0.9, 0.2, 0.7), W, H)
     assert (a["width"], a["height"]) == (box.w, box.h) and a["width"] == a["height"]
     assert (b["width"], b["height"]) == (H, H)  # whole frame -> the centred square: the index grid
-    assert _first_index(b["video"]["path"]) == 10 and b["num_frames"] == 20
+    assert _indices(b) == list(range(10, 30))  # [1.0, 3.0) s at 10 fps: frames 10..29, none doubled
     assert a["attributes"]["emotion"] == "Angry" and a["attributes"]["gender"] == "male"
     assert a["attributes"]["action"] == ["Talk"] and a["attributes"]["appearance"] == ["Male"]
     assert b["attributes"]["emotion"] == "Happy" and b["attributes"]["gender"] == "female"
@@ -217,7 +223,7 @@ def test_celebvtext_build(tmp_path):
         "vidCCCCCCCC_0_0.mp4": {
             "meta_video_names": "vidCCCCCCCC_0",
             "ytb_id": "vidCCCCCCCC",
-            "duration": {"start_frame": 5, "end_frame": 25},
+            "duration": {"start_frame": 0.5, "end_frame": 2.5},  # seconds, as the README documents
             "bbox": {"top": 0, "bottom": 120, "left": 20, "right": 140},
             "version": "v0.11",
         },
@@ -252,9 +258,11 @@ def test_celebvtext_build(tmp_path):
     _check_common(records, "celebv-text")
     assert sorted(records) == ["vidCCCCCCCC_0_0", "vidCCCCCCCC_1"]
     a, b = records["vidCCCCCCCC_0_0"], records["vidCCCCCCCC_1"]
-    assert (a["width"], a["height"], a["num_frames"]) == (120, 120, 20)  # pixel box = index grid; frames 5..24
-    assert _first_index(a["video"]["path"]) == 5
-    assert (b["width"], b["height"]) == (80, 60) and b["audio_source"] == "none"
+    # pixel box = index grid, enlarged by 0.02 and squared like CelebV-HQ: still the grid; frames 5..24
+    assert (a["width"], a["height"], a["num_frames"]) == (120, 120, 20)
+    assert _indices(a) == list(range(5, 25))
+    box = enlarge_square_box((0.25, 0.75, 0.25, 0.75), W, H)  # normalised 0.25..0.75 of 160x120
+    assert (b["width"], b["height"]) == (box.w, box.h) == (64, 64) and b["audio_source"] == "none"
     assert b["caption"] == "A man with short hair. He looks happy. Natural light."
     assert b["attributes"]["emotion"] == "Happy" and b["attributes"]["action"] == ["Talk", "Nod"]
     assert b["attributes"]["light"] == ["Natural"]
@@ -288,10 +296,10 @@ def test_talkinghead_build(tmp_path):
     assert set(ds) == {"train", "validation"} and records[val]["split"] == "validation"
     r = records[tube]
     assert (r["width"], r["height"], r["num_frames"]) == (120, 120, 10)
-    assert _first_index(r["video"]["path"]) == 3 and r["audio_source"] == "none" and r["identity"] == "vidEEEEEEEE"
+    assert _indices(r) == list(range(3, 13)) and r["audio_source"] == "none" and r["identity"] == "vidEEEEEEEE"
     small = records["vidEEEEEEEE_0000_S0_E4_L0_T0_R100_B100"]
     assert (small["width"], small["height"], small["num_frames"]) == (50, 50, 5)
-    assert records[val]["num_frames"] == 10 and _first_index(records[val]["video"]["path"]) == 635
+    assert _indices(records[val]) == list(range(635, 645))
     assert json.loads(records[val]["original"])["full_video"] is True
     report = _report("talkinghead-1kh", cache)
     assert report["vidFFFFFFFF_0000_S0_E9_L40_T0_R280_B240"].status == "missing"

@@ -23,6 +23,7 @@ from facevid_datasets.curation import (
     load_model,
     read_decisions,
     register_model,
+    sync_status,
 )
 from facevid_datasets.curation import signals as sg
 from facevid_datasets.curation import stages as st
@@ -165,7 +166,8 @@ GOOD = dict(duration=2.0, width=512, height=512, face_count=1, face_size=300.0, 
     [({"error": "boom"}, "read"), ({"duration": 0.4}, "scene"), ({"width": 256}, "resolution"),
      ({"face_count": 0}, "face_count"), ({"face_count": 2}, "face_count"), ({"face_size": 120.0}, "face_size"),
      ({"border_px": 40.0}, "border"), ({"subtitle_chars": 19}, "subtitles"), ({"brisque": 70.0}, "quality"),
-     ({"sync_offset": 12}, "sync"), ({"sync_confidence": 0.01}, "sync"), ({"sync_offset": None}, "sync"),
+     ({"sync_offset": 12}, "sync"), ({"detail": 0.3}, "resolution"),
+     ({"face_size": 150.0, "width": 1024, "height": 1024}, "face_size"),
      ({"width": 256, "brisque": 90.0}, "resolution")],
 )  # fmt: skip
 def test_decide_names_first_failing_stage(change, stage):
@@ -176,8 +178,24 @@ def test_decide_names_first_failing_stage(change, stage):
 
 def test_decide_audio_rules():
     silent = {**GOOD, "has_audio": False, "sync_offset": None}
-    assert decide(silent, Thresholds())[0] == "keep"
+    assert decide(silent, Thresholds())[0] == "keep" and sync_status(silent, Thresholds()) == "no_audio"
     assert decide(silent, Thresholds(require_audio=True))[1] == "sync"
+    # not confident or not measurable: lip sync is unknown and the clip is kept
+    for unsure in ({"sync_confidence": 0.01, "sync_offset": 12}, {"sync_offset": None, "sync_confidence": None}):
+        assert decide({**GOOD, **unsure}, Thresholds())[0] == "keep"
+        assert sync_status({**GOOD, **unsure}, Thresholds()) == "unknown"
+    assert sync_status(GOOD, Thresholds()) == "in_sync"
+    assert sync_status({**GOOD, "sync_offset": -9}, Thresholds()) == "out_of_sync"
+    # another speaker's audio: the mouth follows no offset of it
+    wrong = {**GOOD, "sync_peak": 0.05, "sync_confidence": 0.02}
+    assert decide(wrong, Thresholds(sync_min_peak=0.12))[:2] == ("drop", "sync")
+    assert sync_status(wrong, Thresholds(sync_min_peak=0.12)) == "wrong_audio"
+
+
+def test_thresholds_for_resolution():
+    t = Thresholds.for_resolution(256)
+    assert (t.min_resolution, t.min_face_size, t.max_border_px) == (256, Thresholds().min_face_size / 2, 10.0)
+    assert Thresholds.for_resolution(512) == Thresholds()
 
 
 def test_decide_clip_accounting_for_split_clip():

@@ -233,11 +233,12 @@ def test_celebvtext_duplicate_across_sets_reported():
 
 
 def test_celebvtext_start_frame_records():
+    # the README documents start_frame/end_frame as times in seconds: a whole number is seconds too
     frames = celebv_hq.parse_clip("00-30GQl0TM_7", {**REC, "duration": {"start_frame": 100, "end_frame": 250}})
-    assert (frames.start, frames.end, frames.start_unit) == (100.0, 250.0, "frame")
+    assert (frames.start, frames.end, frames.time_keys) == (100.0, 250.0, "start_frame/end_frame")
     # the README's example: fractional values under *_frame keys are seconds
     secs = celebv_hq.parse_clip("00-30GQl0TM_7", {**REC, "duration": {"start_frame": 415.29, "end_frame": 420.88}})
-    assert (secs.start, secs.start_unit) == (415.29, "s")
+    assert (secs.start, secs.time_keys) == (415.29, "start_frame/end_frame")
     assert secs.bbox == (0.0, 937.0, 849.0, 1872.0) and not is_normalised(secs.bbox)
     with pytest.raises(ValueError, match="neither"):
         celebv_hq.parse_clip("a_0", {**REC, "duration": {"begin": 1}})
@@ -302,7 +303,7 @@ def test_talkinghead_tube_lines():
     assert talkinghead_1kh.tube_crop(t, 540, 960) == Box(57, 53, 200, 200)
 
 
-def test_talkinghead_frames_to_seconds_and_chunks():
+def test_talkinghead_tube_frames_and_chunks():
     ts = np.arange(700) / 10.0  # 10 fps, 70 s
     keyframes = np.arange(0, 700, 70)  # a key frame every 7 s: chunk 1 starts at 63 s
     assert talkinghead_1kh.chunk_first_frame(ts, keyframes, 0) == 0
@@ -310,10 +311,9 @@ def test_talkinghead_frames_to_seconds_and_chunks():
     with pytest.raises(ValueError):
         talkinghead_1kh.chunk_first_frame(ts, keyframes, 2)
     tube = talkinghead_1kh.parse_tube("v_0001,100,100,5,14,0,0,10,10")
-    start, end = talkinghead_1kh.tube_span(ts, 630, tube, 10.0)
-    assert start == pytest.approx(63.45) and end == pytest.approx(64.45)  # frames 635..644 inclusive
+    assert talkinghead_1kh.tube_frames(len(ts), 630, tube) == (635, 645)  # frames 635..644 inclusive
     with pytest.raises(ValueError, match="has 70 frames"):
-        talkinghead_1kh.tube_span(ts, 630, talkinghead_1kh.parse_tube("v_0001,100,100,5,80,0,0,10,10"), 10.0)
+        talkinghead_1kh.tube_frames(len(ts), 630, talkinghead_1kh.parse_tube("v_0001,100,100,5,80,0,0,10,10"))
 
 
 # -- VoxCeleb2 ------------------------------------------------------------------------------------

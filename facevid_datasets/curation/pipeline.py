@@ -23,6 +23,8 @@ import hashlib
 import json
 import multiprocessing as mp
 import os
+import sys
+import threading
 import time
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
@@ -34,6 +36,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from ..errors import AnnotationError
 from ..media.ffmpeg import cut_clip, run_ffmpeg
 from ..media.probe import probe
 from ..schema import FEATURES, empty_record
@@ -59,13 +62,38 @@ class CurationResult:
         return self.out / "decisions.parquet"
 
 
-def _init_worker() -> None:
-    """One thread per library in each worker: the pool supplies the parallelism."""
+def _init_worker(parent: int | None = None) -> None:
+    """A watchdog that ends the worker within a second of its parent's death (`kill -9` of
+    `facevid curate` must leave no orphan measuring on; on Linux the kernel's parent-death signal
+    too), then one thread per library in each worker (the pool supplies the parallelism)."""
+    if parent is not None:
+        _die_with_parent()
+        threading.Thread(target=_exit_with_parent, args=(parent,), daemon=True, name="parent-watchdog").start()
     import cv2
     import torch
 
     cv2.setNumThreads(1)
     torch.set_num_threads(1)
+
+
+def _die_with_parent() -> None:
+    """Ask Linux to SIGKILL this process when its parent exits (prctl PR_SET_PDEATHSIG); no-op elsewhere."""
+    if not sys.platform.startswith("linux"):
+        return
+    import ctypes
+    import signal
+
+    try:
+        ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, int(signal.SIGKILL), 0, 0, 0)  # 1 = PR_SET_PDEATHSIG
+    except (OSError, AttributeError):
+        pass  # the watchdog thread still covers it
+
+
+def _exit_with_parent(parent: int, every: float = 0.5) -> None:
+    """Poll the parent pid; when the worker has been re-parented (the parent died), exit at once."""
+    while os.getppid() == parent:
+        time.sleep(every)
+    os._exit(1)
 
 
 def run_local(
@@ -96,7 +124,8 @@ def run_local(
                 done(clip.clip_id, measure_clip(clip, config))
             return
         ctx = mp.get_context("spawn")  # forking a process that holds torch/dlib threads can hang
-        with cf.ProcessPoolExecutor(max_workers=workers, mp_context=ctx, initializer=_init_worker) as pool:
+        with cf.ProcessPoolExecutor(max_workers=workers, mp_context=ctx, initializer=_init_worker,
+                                    initargs=(os.getpid(),)) as pool:  # fmt: skip
             pending: dict[cf.Future, str] = {}
             it = iter(clips)
             try:
@@ -118,13 +147,15 @@ def run_local(
 
 
 def as_clip_inputs(inputs: Iterable[Any], limit: int | None = None) -> list[ClipInput]:
-    """Records or paths as ClipInputs; a clip id seen twice is an error naming it."""
+    """Records or paths as ClipInputs; a clip id seen twice is an AnnotationError naming both files
+    (the cache, the cut clips and the records are keyed by clip id)."""
     clips = [ClipInput.from_item(x) for x in islice(inputs, limit)]
-    seen: set[str] = set()
+    seen: dict[str, ClipInput] = {}
     for c in clips:
         if c.clip_id in seen:
-            raise ValueError(f"clip_id {c.clip_id!r} appears twice in the input (paths: {c.video})")
-        seen.add(c.clip_id)
+            raise AnnotationError(c.video, None, f"clip id {c.clip_id!r} appears twice in the input (also "
+                                  f"{seen[c.clip_id].video}); rename one of the files")  # fmt: skip
+        seen[c.clip_id] = c
     return clips
 
 
@@ -223,7 +254,7 @@ def finalize(
         (out / d).mkdir(exist_ok=True)
     records = _kept_records(out, kept, store, workers)
     _remove_stale(out, {r["clip_id"] for r in records})
-    pq.write_table(pa.Table.from_pylist(rows), out / "decisions.parquet")
+    pq.write_table(decisions_table(rows), out / "decisions.parquet")
     tmp = out / "records.jsonl.tmp"
     with open(tmp, "w", encoding="utf-8") as f:
         for rec in records:
@@ -238,6 +269,15 @@ def finalize(
     }
     (out / "summary.json").write_text(json.dumps(info, indent=2))
     return summary, stage_seconds
+
+
+def decisions_table(rows: list[dict[str, Any]]) -> pa.Table:
+    """The rows as one Arrow table with every column any row has (a row lacking one gets null):
+    a failed or split first clip must not decide which measured columns survive."""
+    columns: dict[str, None] = {}
+    for r in rows:
+        columns.update(dict.fromkeys(r))
+    return pa.Table.from_pylist([{c: r.get(c) for c in columns} for r in rows])
 
 
 def _kept_records(
@@ -259,7 +299,7 @@ def _kept_record(out: Path, clip: ClipInput, row: dict[str, Any], key: str, stor
         dst = out / "clips" / f"{file_stem(row['clip_id'])}.mp4"
         if not dst.is_file():
             tmp = dst.with_suffix(".part.mp4")
-            cut_clip(clip.video, tmp, start=a / fps, end=b / fps, keep_audio=bool(row["has_audio"]) and not clip.audio)
+            cut_clip(clip.video, tmp, start_frame=a, end_frame=b, keep_audio=bool(row["has_audio"]) and not clip.audio)
             os.replace(tmp, dst)
         info = probe(dst)
         width, height, num_frames = info.width, info.height, info.num_frames
@@ -269,8 +309,8 @@ def _kept_record(out: Path, clip: ClipInput, row: dict[str, Any], key: str, stor
             adst = out / "clips" / f"{file_stem(row['clip_id'])}.m4a"
             if not adst.is_file():
                 tmp = adst.with_suffix(".part.m4a")
-                span = ["-ss", f"{a / fps:.3f}", "-to", f"{b / fps:.3f}"]
-                run_ffmpeg([*span, "-i", clip.audio, "-vn", "-c:a", "aac", str(tmp)], clip.audio)
+                span = f"atrim=start={a / fps:.6f}:end={b / fps:.6f},asetpts=PTS-STARTPTS"  # the frames' span
+                run_ffmpeg(["-i", clip.audio, "-vn", "-af", span, "-c:a", "aac", str(tmp)], clip.audio)
                 os.replace(tmp, adst)
             rec["audio"] = {"path": str(adst.resolve()), "bytes": None}
     else:

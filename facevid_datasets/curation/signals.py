@@ -93,9 +93,14 @@ def audio_envelope(audio: np.ndarray, sample_rate: int, fps: float, num_frames: 
     return db - db.min()
 
 
-def sync_by_correlation(mouth: np.ndarray, envelope: np.ndarray, max_offset: int = 15) -> SyncResult | None:
+def sync_by_correlation(
+    mouth: np.ndarray, envelope: np.ndarray, max_offset: int = 15, highpass: int = 0
+) -> SyncResult | None:
     """Pearson correlation of the mouth opening with the audio envelope at every offset in
     [-max_offset, max_offset] frames (limited to a third of the clip so each sees two thirds of it).
+    `highpass` > 0 first subtracts a running mean over that many frames from both signals, so
+    syllable-rate movement is compared and slow drifts (louder passages, a head moving closer) are
+    not: on real footage that turned edge-of-range offsets into the true ones.
 
     The offset follows syncnet_python: `offset` k pairs mouth[t] with envelope[t - k], so k > 0 is
     audio ahead of the picture. Confidence is the best correlation minus the median over offsets
@@ -110,6 +115,11 @@ def sync_by_correlation(mouth: np.ndarray, envelope: np.ndarray, max_offset: int
     if ok.sum() < 8 or np.nanstd(mouth) < 1e-6 or np.std(env) < 1e-6:
         return None
     mouth = np.interp(np.arange(n), np.flatnonzero(ok), mouth[ok])
+    if highpass > 1:
+        from scipy.ndimage import uniform_filter1d
+
+        mouth = mouth - uniform_filter1d(mouth, highpass, mode="nearest")
+        env = env - uniform_filter1d(env, highpass, mode="nearest")
     kmax = max(1, min(max_offset, n // 3))
     offsets = range(-kmax, kmax + 1)
     curve = []

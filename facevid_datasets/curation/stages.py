@@ -60,34 +60,56 @@ def sample_indices(segment: Segment, count: int = 5) -> list[int]:
     return sorted({int(round(v)) for v in np.linspace(segment.start, segment.end - 1, count)})
 
 
-# -- black borders ---------------------------------------------------------------------------------
+# -- black borders and detail ---------------------------------------------------------------------
 
 
-def black_border(rgb: np.ndarray, luma_max: float = 24.0) -> int:
-    """Width in pixels of the widest run of black rows or columns at any edge of the frame.
+def black_border(rgb: np.ndarray, luma_max: float = 24.0, min_step: float = 8.0) -> int:
+    """Width in pixels of the widest black bar at any edge of the frame: a band of rows (or columns)
+    that are each flat and dark (98% of pixels at most `luma_max`, within 10 levels of each other)
+    and end in a straight edge, where the next row is brighter by `min_step` along half its length.
 
-    A row counts as black when 98% of its pixels are at most `luma_max` (0-255), so dark scenes
-    with a few bright pixels do not count and compression noise in a bar does not break it.
+    A dark background is not a bar: it is textured or graded, and where it ends (at a head or a
+    shoulder) the step covers only part of the row. Letterbox and pillarbox bars are flat and
+    end in a line across the whole frame.
     """
-    gray = cv2.cvtColor(rgb, cv2.COLOR_RGB2GRAY)
-    rows = np.percentile(gray, 98, axis=1) <= luma_max
-    cols = np.percentile(gray, 98, axis=0) <= luma_max
-    return int(max(_run(rows), _run(rows[::-1]), _run(cols), _run(cols[::-1])))
+    gray = cv2.cvtColor(rgb, cv2.COLOR_RGB2GRAY).astype(np.float32)
+    return int(max(_bar(gray, luma_max, min_step), _bar(gray[::-1], luma_max, min_step),
+                   _bar(gray.T, luma_max, min_step), _bar(gray.T[::-1], luma_max, min_step)))  # fmt: skip
 
 
-def _run(flags: np.ndarray) -> int:
-    """Length of the leading run of True values."""
-    false = np.flatnonzero(~flags)
-    return int(false[0]) if false.size else int(flags.size)
+def _bar(gray: np.ndarray, luma_max: float, min_step: float) -> int:
+    """Rows of the bar at the top of `gray` (0 when the top rows are not a flat dark band with an edge)."""
+    lo, hi = np.percentile(gray, [2, 98], axis=1)
+    flat = (hi <= luma_max) & (hi - lo <= 10.0)
+    false = np.flatnonzero(~flat)
+    run = int(false[0]) if false.size else int(flat.size)
+    if run == 0 or run >= gray.shape[0] - 1:
+        return 0
+    band = np.median(gray[:run], axis=0)
+    after = gray[min(run + 1, gray.shape[0] - 1)]  # one row in: the edge row itself may be blended
+    return run if np.mean(after - band >= min_step) >= 0.5 else 0
+
+
+def detail_ratio(rgb: np.ndarray) -> float:
+    """Energy of the finest detail (what a Gaussian of sigma 1 removes) over that of the next band
+    (sigma 1 to 2). Native footage keeps both bands; a clip enlarged from a smaller one lost the
+    finest: on the 33 real 256 px calibration clips the median over 5 frames is 0.54-4.7, on the
+    same clips shrunk to 64 px and enlarged back 0.25-0.37. Contrast and content cancel out."""
+    gray = cv2.cvtColor(rgb, cv2.COLOR_RGB2GRAY).astype(np.float32)
+    b1 = cv2.GaussianBlur(gray, (0, 0), 1.0)
+    b2 = cv2.GaussianBlur(gray, (0, 0), 2.0)
+    return float(np.var(gray - b1) / max(float(np.var(b1 - b2)), 1e-6))
 
 
 # -- burned-in subtitles ---------------------------------------------------------------------------
 
 
-def text_regions(gray: np.ndarray) -> list[tuple[int, int, int, int]]:
+def text_regions(gray: np.ndarray, frame_height: int | None = None) -> list[tuple[int, int, int, int]]:
     """Boxes (x, y, w, h) of text-like blobs: binarised stroke edges joined along lines, kept when
-    wide and short like a line of text and dense enough in strokes."""
+    wide and short like a line (or two) of text and dense enough in strokes. Heights are judged
+    against `frame_height` (default: the image's own), as `gray` may be the lower part of a frame."""
     h, w = gray.shape
+    h = frame_height or h
     grad = cv2.morphologyEx(gray, cv2.MORPH_GRADIENT, cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (3, 3)))
     _, bw = cv2.threshold(grad, 0, 255, cv2.THRESH_BINARY | cv2.THRESH_OTSU)
     line = cv2.morphologyEx(bw, cv2.MORPH_CLOSE, cv2.getStructuringElement(cv2.MORPH_RECT, (max(9, w // 40), 1)))
@@ -98,7 +120,10 @@ def text_regions(gray: np.ndarray) -> list[tuple[int, int, int, int]]:
         if bh < max(8, 0.02 * h) or bh > 0.25 * h or bw_ < 0.1 * w or bw_ < 2.5 * bh:
             continue
         strokes = bw[y : y + bh, x : x + bw_]
-        if strokes.mean() / 255.0 < 0.15 or _glyphs(strokes) < 3:
+        density = strokes.mean() / 255.0
+        # small text (a 256 px frame) merges its outlined letters into word blobs: a wide, dense
+        # line counts too; OCR then decides whether it reads as text
+        if density < 0.15 or (_glyphs(strokes) < 3 and not (density >= 0.35 and bw_ >= 6 * bh)):
             continue
         boxes.append((x, y, bw_, bh))
     return boxes
@@ -119,7 +144,7 @@ def subtitle_text(rgb: np.ndarray, ocr: TextReader, lower_fraction: float = 0.4)
     gray = cv2.cvtColor(rgb, cv2.COLOR_RGB2GRAY)
     top = int(gray.shape[0] * (1 - lower_fraction))
     lower = gray[top:]
-    boxes = text_regions(lower)
+    boxes = text_regions(lower, gray.shape[0])
     if not boxes:
         return ""
     x0 = min(b[0] for b in boxes)
@@ -143,6 +168,7 @@ def count_text_chars(text: str) -> int:
 
 
 def face_size(landmarks: np.ndarray) -> float:
-    """Side of the box around a face's landmarks (max of width and height, pixels): brow to chin."""
+    """Side of the box around a face's landmarks (max of width and height, pixels). For the
+    468-point mesh that is forehead to chin; for ibug68, brow to chin (about 10% smaller)."""
     pts = landmarks[:, :2]
     return float(max(np.ptp(pts[:, 0]), np.ptp(pts[:, 1])))

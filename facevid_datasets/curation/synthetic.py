@@ -9,7 +9,7 @@ whose audio is shifted by half a second is not. Each defect changes one thing of
 | ---------------- | ----------------------------------------------- | ----------------------- |
 | `clean`          | 512x512, face about 300 px, in sync             | none (kept)             |
 | `two_faces`      | two clean frames side by side (1024x512)        | face_count              |
-| `tiny_face`      | head and shoulders: face about 160 px           | face_size               |
+| `tiny_face`      | the whole picture: face about 100 px            | face_size               |
 | `low_resolution` | clean clip at 256x256                           | resolution              |
 | `black_bars`     | 40 px black bars above and below                | border                  |
 | `subtitles`      | a line of white text burned into the bottom     | subtitles               |
@@ -81,8 +81,8 @@ def clean_shot(size: int = 512, variant: int = 0) -> np.ndarray:
 
 
 def tiny_shot(size: int = 512) -> np.ndarray:
-    """Head and shoulders of the astronaut: the face is under a third of the frame."""
-    return cv2.resize(_astronaut()[0:300, 80:380], (size, size), interpolation=cv2.INTER_CUBIC)
+    """The whole astronaut picture: the face is about a fifth of the frame."""
+    return cv2.resize(_astronaut(), (size, size), interpolation=cv2.INTER_AREA)
 
 
 @cache

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import subprocess
 import tempfile
 from collections.abc import Iterable
@@ -74,43 +75,84 @@ def encode_video(
     return out
 
 
+def frames_in_span(start: float | None, end: float | None, fps: float, num_frames: int) -> tuple[int, int]:
+    """Frames [a, b) shown during [start, end) seconds from the first frame (frame k at k / fps):
+    a frame belongs to the span when its start time does, so back-to-back spans share no frame."""
+    a = 0 if start is None else max(0, math.ceil(start * fps - 1e-6))
+    b = num_frames if end is None else min(num_frames, math.ceil(end * fps - 1e-6))
+    return a, max(a, b)
+
+
+def stream_start(src: str | Path) -> float:
+    """Presentation time of the first video frame (seconds; 0 when the container says nothing)."""
+    out = run("ffprobe", ["-v", "error", "-select_streams", "v:0", "-show_entries", "stream=start_time", "-of",
+                          "csv=p=0", str(src)], src, "ffprobe failed", 60)  # fmt: skip
+    try:
+        return float(out.strip().splitlines()[0])
+    except (ValueError, IndexError):
+        return 0.0
+
+
 def cut_clip(
     src: str | Path,
     dst: str | Path,
     *,
     start: float | None = None,
     end: float | None = None,
+    start_frame: int | None = None,
+    end_frame: int | None = None,
     crop: tuple[int, int, int, int] | None = None,
     size: int | tuple[int, int] | None = None,
     keep_audio: bool = True,
     crf: int = 18,
     gop: int | None = None,
 ) -> Path:
-    """Cut [start, end) of `src` (seconds), crop (x, y, w, h) in source pixels, resize, re-encode.
+    """Cut frames [start_frame, end_frame) of `src` (or the frames shown during [start, end)
+    seconds, see `frames_in_span`), crop (x, y, w, h) in source pixels, resize, re-encode.
 
-    Re-encoding (not stream copy) makes cut points frame-exact, as the official scripts do.
+    Frame-exact: the output holds exactly those frames, none doubled or dropped, and the audio
+    played while they are shown. The trim points sit half a frame before each boundary frame's
+    timestamp, so timestamp rounding cannot move them; a seek to 3 s before the start keeps long
+    sources cheap. Variable-frame-rate sources are counted frame by frame from the start instead.
     """
+    from .probe import probe
+
     dst = Path(dst)
     dst.parent.mkdir(parents=True, exist_ok=True)
+    info = probe(src)
+    fps, n = info.fps, info.num_frames
+    if start_frame is None and end_frame is None:
+        a, b = frames_in_span(start, end, fps, n) if (start is not None or end is not None) else (0, n)
+    else:
+        a = 0 if start_frame is None else int(start_frame)
+        b = n if end_frame is None else int(end_frame)
+    if not 0 <= a < b:
+        raise MediaError(src, f"cannot cut frames [{a}, {b}): empty or negative span")
+    t0 = stream_start(src)
     args: list[str] = []
-    if start is not None:
-        args += ["-ss", f"{start:.3f}"]
-    if end is not None:
-        args += ["-to", f"{end:.3f}"]
-    args += ["-i", str(src)]
-    filters = []
+    if info.variable_frame_rate:
+        args += ["-i", str(src)]
+        filters = [f"trim=start_frame={a}:end_frame={b}", "setpts=PTS-STARTPTS"]
+    else:
+        seek = t0 + a / fps - 3.0
+        args += ["-copyts", *(["-ss", f"{seek:.6f}"] if seek > 0 else []), "-i", str(src)]
+        filters = [f"trim=start={t0 + (a - 0.5) / fps:.6f}:end={t0 + (b - 0.5) / fps:.6f}", "setpts=PTS-STARTPTS"]
     if crop is not None:
         x, y, w, h = (int(round(v)) for v in crop)
         filters.append(f"crop={w}:{h}:{x}:{y}")
     if size is not None:
         sw, sh = (size, size) if isinstance(size, int) else size
         filters.append(f"scale={sw}:{sh}")
-    if filters:
-        args += ["-vf", ",".join(filters)]
+    args += ["-map", "0:v:0", "-vf", ",".join(filters), "-fps_mode", "passthrough", "-frames:v", str(b - a)]
     args += ["-c:v", "libx264", "-preset", "veryfast", "-crf", str(crf), "-pix_fmt", "yuv420p"]
     if gop:
         args += ["-g", str(gop), "-keyint_min", str(gop), "-sc_threshold", "0"]
-    args += ["-c:a", "aac", "-b:a", "128k"] if keep_audio else ["-an"]
+    if keep_audio and info.has_audio:
+        ta, tb = (t0 + a / fps, t0 + b / fps) if not info.variable_frame_rate else (a / fps, b / fps)
+        args += ["-map", "0:a:0", "-af", f"atrim=start={ta:.6f}:end={tb:.6f},asetpts=PTS-STARTPTS",
+                 "-c:a", "aac", "-b:a", "128k"]  # fmt: skip
+    else:
+        args += ["-an"]
     args += ["-movflags", "+faststart", str(dst)]
     run_ffmpeg(args, src)
     return dst
