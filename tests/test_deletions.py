@@ -68,8 +68,8 @@ def test_from_file_errors_name_the_file(tmp_path):
         ("hDf4PjXl64Q_35_2", ("hDf4PjXl64Q_35", "hDf4PjXl64Q")),  # CelebV-Text's doubled suffix
         ("WA1L8vXkSKQ_0001_S370_E849_L115_T107_R515_B507", ("WA1L8vXkSKQ_0001", "WA1L8vXkSKQ")),  # TH1KH tube
         ("Radio11_0", ("Radio11",)),  # HDTF interval
-        ("id00017__mjZ87sK6cA_00001", ("_mjZ87sK6cA",)),  # VoxCeleb2, builder's id
-        ("id00017/_mjZ87sK6cA/00001", ("_mjZ87sK6cA",)),  # VoxCeleb2, path form
+        ("id00017__mjZ87sK6cA_00001", ("_mjZ87sK6cA", "id00017")),  # VoxCeleb2, builder's id; then the speaker
+        ("id00017/_mjZ87sK6cA/00001", ("_mjZ87sK6cA", "id00017")),  # VoxCeleb2, path form
         ("000680", ()),  # collected: its own video
         ("RS127258_segment_049_7350_0", ("RS127258",)),
         ("Czb5Ml9VDsI_0_s001", ("Czb5Ml9VDsI_0", "Czb5Ml9VDsI")),  # a segment a curation cut
