@@ -14,7 +14,9 @@ line: a clip id, or a source video id that covers every clip cut from that video
 
 Lists come from the user (`facevid forget NAME --ids FILE`), the release folder
 (`<root>/deletions.txt`, shipped by the authors) and the gated Hub repo's `deletions.txt`, which
-the authors can update. `load_deletions` merges them; `Withholder` is the build hook (a listed clip
+the authors can update; and the cache's own list of ids `facevid forget` removed
+(`<cache_dir>/facevid_forget/<name>/deletions.txt`), so a rebuild does not bring them back.
+`load_deletions` / `builder_deletions` merge them; `Withholder` is the build hook (a listed clip
 is not built and the build report gets one `withheld` row saying why); `apply_deletions` filters an
 already built dataset (an older cache or export); `excluded_rows` is the plan-time guard for
 samplers and `ClipDataset`.
