@@ -276,3 +276,12 @@ def test_shipped_list_withholds_clips_of_a_cutting_builder(tmp_path):
     assert sorted(p.name for p in (cache / "facevid_clips").rglob("*.mp4")) == ["Radio2_0.mp4"]  # never cut
     rows = BuildReport(cache / "facevid_reports" / "hdtf" / "default" / "build_report.tsv").rows()
     assert sorted((r.clip_id, r.status) for r in rows) == [("Radio1_0", WITHHELD), ("Radio1_1", WITHHELD)]
+
+
+@pytest.mark.skipif(not WIRED, reason="wired at merge: the release builder calls terms.announce_terms")
+def test_first_build_from_a_folder_prints_the_terms_once(tmp_path, capfd):
+    root = _release(tmp_path / "rel")
+    fd.load_dataset("facevid-1k", "all", data_dir=str(root), cache_dir=str(tmp_path / "c"), split="train")
+    assert "DH-FaceVid-1K licence" in capfd.readouterr().err
+    fd.load_dataset("facevid-1k", "collected", data_dir=str(root), cache_dir=str(tmp_path / "c"), split="train")
+    assert "DH-FaceVid-1K licence" not in capfd.readouterr().err  # same folder: once
