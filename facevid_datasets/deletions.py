@@ -9,11 +9,14 @@ line: a clip id, or a source video id that covers every clip cut from that video
     Czb5Ml9VDsI                     a YouTube video: Czb5Ml9VDsI_0, Czb5Ml9VDsI_1, ... and TH1KH tubes
     RS127258                        a collected video: RS127258_segment_049_7350_0, ...
     Radio11                         an HDTF video: Radio11_0, Radio11_1, ...
+    id00017                         a VoxCeleb2 speaker: every clip in id00017/
     id00017/_mjZ87sK6cA/00001       a VoxCeleb2 clip (path form; the builder's id is id00017__mjZ87sK6cA_00001)
 
 Lists come from the user (`facevid forget NAME --ids FILE`), the release folder
 (`<root>/deletions.txt`, shipped by the authors) and the gated Hub repo's `deletions.txt`, which
-the authors can update. `load_deletions` merges them; `Withholder` is the build hook (a listed clip
+the authors can update; and the cache's own list of ids `facevid forget` removed
+(`<cache_dir>/facevid_forget/<name>/deletions.txt`), so a rebuild does not bring them back.
+`load_deletions` / `builder_deletions` merge them; `Withholder` is the build hook (a listed clip
 is not built and the build report gets one `withheld` row saying why); `apply_deletions` filters an
 already built dataset (an older cache or export); `excluded_rows` is the plan-time guard for
 samplers and `ClipDataset`.
@@ -67,7 +70,8 @@ def video_ids_of(clip_id: str) -> tuple[str, ...]:
     """Source video ids a clip id was cut from, nearest first, by the datasets' naming (DOMAIN.md).
 
     `Czb5Ml9VDsI_0` -> (`Czb5Ml9VDsI`,); a TH1KH tube -> (`<ytid>_<chunk>`, `<ytid>`); HDTF
-    `Radio11_0` -> (`Radio11`,); VoxCeleb2 `id00017__mjZ87sK6cA_00001` -> (`_mjZ87sK6cA`,);
+    `Radio11_0` -> (`Radio11`,); VoxCeleb2 `id00017__mjZ87sK6cA_00001` -> (`_mjZ87sK6cA`, `id00017`:
+    the speaker's folder, so a speaker's request covers all their clips);
     `RS127258_segment_049_7350_0` -> (`RS127258`,); a curation segment `<clip>_s001` -> `<clip>`
     and its videos. A collected `000680` is its own video: ().
     """
@@ -77,7 +81,7 @@ def video_ids_of(clip_id: str) -> tuple[str, ...]:
     if m:
         cid = m.group(1)
         out.append(cid)
-    for pattern, groups in ((_VOX_PATH, (2,)), (_VOX_JOINED, (2,)), (_TH1KH, (1, 2)), (_COLLECTED_SEGMENT, (1,))):
+    for pattern, groups in ((_VOX_PATH, (2, 1)), (_VOX_JOINED, (2, 1)), (_TH1KH, (1, 2)), (_COLLECTED_SEGMENT, (1,))):
         m = pattern.match(cid)
         if m:
             return tuple(out + [m.group(g) for g in groups])

@@ -46,12 +46,14 @@ from .forget_scan import Change, CopyScan
 
 @dataclass
 class ForgetResult:
-    """What `forget` changed (or, with `check=True`, found), the problems it could not fix, the audit log."""
+    """What `forget` changed (or, with `check=True`, found), the list lines that were not ids (`problems`),
+    the files that could not be read (`unchecked`: they may still hold a listed clip), the audit log."""
 
     name: str
     deletions: DeletionList
     changes: list[Change] = field(default_factory=list)
     problems: list[str] = field(default_factory=list)
+    unchecked: list[str] = field(default_factory=list)
     audit_log: Path | None = None
     check: bool = False
 
@@ -83,7 +85,8 @@ class ForgetResult:
         lines = [head]
         lines += [f"  {c.action:9s} {c.path} ({c.rows} rows)" if c.rows else f"  {c.action:9s} {c.path}"
                   for c in self.changes]  # fmt: skip
-        lines += [f"  problem: {p}" for p in self.problems]
+        lines += [f"  not an id: {p}" for p in self.problems]
+        lines += [f"  unchecked: {p}" for p in self.unchecked]
         if self.audit_log is not None and not self.check:
             lines.append(f"audit log: {self.audit_log}")
         return "\n".join(lines)
@@ -151,7 +154,7 @@ def forget(
         return result
     scan = CopyScan(name, deletions, roots, protected, fenced, check, cache=cache)
     scan.run()
-    result.changes, result.problems = scan.changes, result.problems + scan.problems
+    result.changes, result.unchecked = scan.changes, scan.problems
     if not check:
         _append_audit(log, name, result)
         _remember(forgotten_list(cache, name), deletions)

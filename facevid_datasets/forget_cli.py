@@ -15,7 +15,9 @@ def forget_cmd(
     delete_source: bool = typer.Option(False, "--delete-source", help="Delete from the release (--root) too"),
     root: Path = typer.Option(None, "--root", help="The release folder (its deletions.txt is applied too)"),
     repo_id: str = typer.Option(None, "--repo-id", help="Gated Hub repo whose deletions.txt is applied too"),
-    check: bool = typer.Option(False, "--check", help="Change nothing; list every copy still present (exit 1 if any)"),
+    check: bool = typer.Option(
+        False, "--check", help="Change nothing; list copies still present (exit 1 if any, or if a file is unreadable)"
+    ),
     audit_log: Path = typer.Option(None, "--audit-log", help="Audit log (default: <cache>/facevid_forget/audit.jsonl)"),
 ) -> None:
     """Remove listed clips from the build cache, probe cache, curation, training copies, exports and reports,
@@ -33,12 +35,10 @@ def forget_cmd(
     hub_dir = (cache_dir or default_cache_dir()) / "facevid_hub" / repo_id.replace("/", "--") if repo_id else None
     deletions = load_deletions(name, ids=ids if ids is not None else DeletionList(), root=root, repo_id=repo_id,
                                hub_dir=hub_dir, strict=True)  # fmt: skip
-    for line in deletions.problems:
-        typer.echo(f"skipped: {line}", err=True)
     res = forget(name, deletions, cache_dir=cache_dir, extra_dirs=also, delete_source=delete_source,
                  release_root=root, check=check, audit_log=audit_log)  # fmt: skip
     typer.echo(res.summary())
-    if check and res.present:
+    if check and (res.present or res.unchecked):
         raise typer.Exit(1)
 
 

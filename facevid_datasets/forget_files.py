@@ -61,23 +61,21 @@ def magic(path: Path) -> str | None:
 
 
 def table_schema(path: Path, kind: str) -> tuple[Any, list[str]]:
-    """(schema, columns needed to match rows) of an Arrow or Parquet file; (None, []) if not one."""
+    """(schema, columns needed to match rows) of an Arrow or Parquet file; pyarrow's error for a file
+    that is not one (the caller reports it as unchecked: it may still hold a listed clip)."""
     import pyarrow as pa
     import pyarrow.parquet as pq
 
-    try:
-        if kind == "parquet":
-            schema = pq.read_schema(path)
-        else:
-            with pa.memory_map(str(path)) as src:
-                try:
-                    schema = pa.ipc.open_stream(src).schema
-                except pa.ArrowInvalid:
-                    schema = pa.ipc.open_file(src).schema
-    except (pa.ArrowInvalid, OSError):
-        return None, []
-    cols = [c for c in MATCH_COLUMNS if c in schema.names]
-    return schema, cols
+    if kind == "parquet":
+        schema = pq.read_schema(path)
+    else:
+        with pa.memory_map(str(path)) as src:
+            try:
+                schema = pa.ipc.open_stream(src).schema
+            except pa.ArrowInvalid:
+                src.seek(0)
+                schema = pa.ipc.open_file(src).schema
+    return schema, [c for c in MATCH_COLUMNS if c in schema.names]
 
 
 def arrow_batches(path: Path, columns: list[str] | None) -> Iterator[Any]:

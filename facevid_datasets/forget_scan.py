@@ -219,34 +219,53 @@ class CopyScan:
         """Arrow (IPC stream or file) or Parquet with a `clip_id` column: rewrite without the listed rows.
 
         Rows are matched on a few small columns; video bytes are never turned into Python objects."""
-        import pyarrow as pa
 
         batches = arrow_batches if kind == "arrow" else parquet_batches
         schema, match_cols = table_schema(path, kind)
         if schema is None or "clip_id" not in schema.names or ("dataset" not in schema.names and not self.owned(path)):
             return
         hits: dict[str, set[str]] = {}
+        listed = 0
         for batch in batches(path, match_cols):
             for row in batch.to_pylist():
                 hit = self.row_hit(row)
                 if hit is not None:
                     hits.setdefault(hit, set()).add(str(row["clip_id"]))
+                    listed += 1
         if not hits:
             return
         derived = path.name.startswith("cache-") and (path.parent / "dataset_info.json").is_file()
         if derived or self.check:  # a map/filter result is recomputed on demand: delete it whole
-            self.record(Change(path, kind, "removed", path.stat().st_size, hits=hits), remove=True)
+            self.record(Change(path, kind, "removed", path.stat().st_size, rows=listed, hits=hits), remove=True)
             return
         tmp = path.with_name(f".{path.name}.forget.tmp")
         gone: list[tuple[str, dict]] = []
         keep: list[dict] = []
-        removed_rows = removed_bytes = 0
+        try:
+            removed_bytes = self._rewrite(path, kind, tmp, schema, match_cols, gone, keep)
+        except BaseException:
+            tmp.unlink(missing_ok=True)  # a half-written copy still holds other clips' rows: never leave it
+            raise
+        self.record(Change(path, kind, "rewritten", path.stat().st_size, rows=len(gone), hits=hits), replace=tmp)
+        if kind == "arrow":
+            self.rewritten_dirs.add(path.parent)
+            update_dataset_info(path, len(gone), removed_bytes)
+        self.referenced(path, gone, keep)
+
+    def _rewrite(
+        self, path: Path, kind: str, tmp: Path, schema: Any, match_cols: list[str], gone: list, keep: list
+    ) -> int:
+        """Write `path`'s rows but the listed ones to `tmp`, batch by batch, noting removed rows (`gone`) and
+        the files kept rows use (`keep`); returns the in-memory bytes removed."""
+        import pyarrow as pa
+
+        batches = arrow_batches if kind == "arrow" else parquet_batches
+        removed_bytes = 0
         with TableWriter(tmp, schema, kind, path) as write:
             for batch in batches(path, None):
                 rows = batch.select(match_cols).to_pylist()
-                refs = path_columns(batch)
                 mask = []
-                for row, ref in zip(rows, refs, strict=True):
+                for row, ref in zip(rows, path_columns(batch), strict=True):
                     hit = self.row_hit(row)
                     mask.append(hit is None)
                     if hit is None:
@@ -254,14 +273,9 @@ class CopyScan:
                     else:
                         gone.append((hit, {"clip_id": row["clip_id"], **ref}))
                 kept = batch.filter(pa.array(mask, pa.bool_()))
-                removed_rows += batch.num_rows - kept.num_rows
                 removed_bytes += batch.nbytes - kept.nbytes
                 write(kept)
-        self.record(Change(path, kind, "rewritten", path.stat().st_size, rows=removed_rows, hits=hits), replace=tmp)
-        if kind == "arrow":
-            self.rewritten_dirs.add(path.parent)
-            update_dataset_info(path, removed_rows, removed_bytes)
-        self.referenced(path, gone, keep)
+        return removed_bytes
 
     def text_rows(self, path: Path, kind: str) -> None:
         """JSONL records, CSV tables (metadata, `clip_id` column) and TSV reports: drop the listed rows."""

@@ -122,7 +122,7 @@ def test_no_trace_left_in_any_artifact(world):
     assert _traces(folders, GONE, world["media"], skip) == []
     kinds = {c.kind for c in res.changes}
     assert {"arrow", "parquet", "jsonl", "sqlite", "file"} <= kinds, res.summary()
-    assert not res.problems, res.problems
+    assert not res.problems and not res.unchecked, res.summary()
 
 
 def test_every_other_clip_is_intact(world):
@@ -191,7 +191,7 @@ def test_check_before_and_after(world):
     tmp = world["tmp"]
     after = forget("facevid-1k", world["ids"], cache_dir=world["cache"],
                    extra_dirs=[tmp / "curated", tmp / "copies", tmp / "export"], check=True)  # fmt: skip
-    assert after.present == [] and after.problems == []
+    assert after.present == [] and after.problems == after.unchecked == []
 
 
 def test_cli_forget_small_formats_and_check_exit_codes(tmp_path):
@@ -350,3 +350,18 @@ def test_sharded_cache_and_derived_caches(tmp_path):
     assert got["clip_id"] == ["000000", "000001", "000002", "000003", "000005"]
     forget("facevid-1k", list(got["clip_id"]), cache_dir=cache)  # nothing left: the cache goes, a load rebuilds
     assert not any(folder.iterdir())
+
+
+def test_unreadable_table_is_reported_and_check_fails(tmp_path):
+    from facevid_datasets.cli import app
+
+    work = tmp_path / "work"
+    work.mkdir()
+    (work / "records.parquet").write_bytes(b"PAR1 truncated by a killed job")
+    res = forget("facevid-1k", ["000690"], cache_dir=tmp_path / "cache", extra_dirs=[work], check=True)
+    assert res.present == [] and len(res.unchecked) == 1 and "records.parquet" in res.unchecked[0]
+    args = ["forget", "facevid-1k", "--cache-dir", str(tmp_path / "cache"), "--also", str(work), "--check"]
+    ids = tmp_path / "ids.txt"
+    ids.write_text("000690\n")
+    out = CliRunner().invoke(app, [*args, "--ids", str(ids)])
+    assert out.exit_code == 1 and "unchecked" in out.output
