@@ -167,12 +167,12 @@ class CopyScan:
                 self.text_rows(path, suffix[1:])
             elif (suffix in (".sqlite", ".sqlite3", ".db") or kind == "sqlite") and self.owned(path):
                 self.sqlite(path)
-            elif suffix == ".json" and self.owned(path):
-                self.json_file(path)
+            elif suffix == ".json" and self.owned(path) and self.name_hit(path.name) is None:
+                self.json_file(path)  # a JSON named after a listed clip (a copy's done marker) goes whole below
             elif self.owned(path):
                 hit = self.name_hit(path.name)
                 if hit is not None:
-                    hits = {hit: {path.name.split(".")[0]}}
+                    hits = {hit: {_KEY_SUFFIX.sub("", path.name.split(".")[0])}}
                     self.record(Change(path, "file", "removed", path.stat().st_size, hits=hits), remove=True)
         except Exception as e:  # one unreadable file must not stop the others from being cleaned
             self.problems.append(f"{path}: could not be checked ({type(e).__name__}: {e})")
