@@ -21,6 +21,7 @@ import datasets
 import pyarrow as pa
 
 from facevid_datasets.builder import FaceVidBuilder, FaceVidConfig
+from facevid_datasets.deletions import Withholder, builder_deletions
 from facevid_datasets.errors import AnnotationError, DatasetNotFound, MediaError
 from facevid_datasets.media.probe_cache import ProbeCache
 from facevid_datasets.raw import (
@@ -34,6 +35,7 @@ from facevid_datasets.raw import (
     split_counts,
 )
 from facevid_datasets.schema import FEATURES
+from facevid_datasets.terms import announce_terms
 
 logger = logging.getLogger(__name__)
 
@@ -122,6 +124,7 @@ class LayoutBuilder(datasets.ArrowBasedBuilder, FaceVidBuilder):
         return config_keeps(self.config, self.NAME, source, language)
 
     def _split_generators(self, dl_manager: datasets.DownloadManager) -> list[datasets.SplitGenerator]:
+        announce_terms(self)
         root = self.data_root()
         index = build_index(root, origin=self.origin_of, language=self.language_of)
         report = self.report
@@ -159,6 +162,7 @@ class LayoutBuilder(datasets.ArrowBasedBuilder, FaceVidBuilder):
     def _generate_examples(self, index: ReleaseIndex, test_ids: set[str], split: str) -> Iterator[tuple[str, dict]]:
         """Records of `split`: metadata rows in file order (streamed again), then videos without a row."""
         root = index.root
+        withhold = Withholder(builder_deletions(self, root=root), self.report)
         with self._probe_cache() as cache:
             for t, path in enumerate(index.tables):
                 for line, row in iter_table(path, []):
@@ -168,7 +172,7 @@ class LayoutBuilder(datasets.ArrowBasedBuilder, FaceVidBuilder):
                         continue
                     if (e.split or ("test" if cid in test_ids else "train")) != split:
                         continue
-                    if not self._keep(e.source, e.language):
+                    if not self._keep(e.source, e.language) or withhold(str(cid), row):
                         continue
                     rec = self._record(cache, root, index, str(cid), e.video, (row, path, line), e.source, e.language)
                     if rec is not None:
@@ -176,6 +180,8 @@ class LayoutBuilder(datasets.ArrowBasedBuilder, FaceVidBuilder):
                         yield str(cid), rec
             for cid, e in index.orphans.items():
                 if ("test" if cid in test_ids else "train") != split or not self._keep(e.source, e.language):
+                    continue
+                if withhold(cid):
                     continue
                 rec = self._record(cache, root, index, cid, e.video, None, e.source, e.language)
                 if rec is not None:

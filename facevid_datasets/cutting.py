@@ -20,6 +20,7 @@ from typing import Any
 import datasets
 
 from .builder import FaceVidBuilder, FaceVidConfig
+from .deletions import Withholder, builder_deletions
 from .errors import AnnotationError, DatasetNotFound, MediaError
 from .media.ffmpeg import cut_clip
 from .media.probe import VideoInfo, probe
@@ -171,6 +172,8 @@ class CuttingBuilder(FaceVidBuilder):
         report = self.report
         report.reset()
         plans, problems = self.plan_clips()
+        withhold = Withholder(builder_deletions(self), report)  # deletion requests: listed clips are not cut
+        plans = [p for p in plans if not withhold(p.clip_id, p.fields, Path(p.wanted).stem if p.wanted else None)]
         for p in problems:
             report.add(p.clip_id, p.status, p.reason, p.file)
         present = []

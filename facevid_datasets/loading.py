@@ -50,7 +50,8 @@ def load_dataset(
 
     Names this package does not know are handed to `datasets.load_dataset`, so a Hub export
     of these datasets loads the same way. `download_mode`, `verification_mode` and
-    `keep_in_memory` mean what they mean there.
+    `keep_in_memory` mean what they mean there. Clips named in the release's or the gated repo's
+    `deletions.txt` (or forgotten with `facevid forget`) are never built and never returned.
     """
     key = path.replace("_", "-").lower()
     if key not in BUILDERS:
@@ -59,9 +60,11 @@ def load_dataset(
             cache_dir=cache_dir, num_proc=num_proc, download_mode=download_mode,
             verification_mode=verification_mode, keep_in_memory=keep_in_memory, **config_kwargs,
         )  # fmt: skip
+    from .deletions import apply_shipped_deletions
+
     builder = load_builder(path, name, data_dir=data_dir, token=token, cache_dir=cache_dir, **config_kwargs)
     if streaming:
-        return builder.as_streaming_dataset(split=split)
+        return apply_shipped_deletions(builder, builder.as_streaming_dataset(split=split))
     builder.download_and_prepare(num_proc=num_proc, download_mode=download_mode, verification_mode=verification_mode)
     report = getattr(builder, "report", None)
     if report is not None and report.rows():
@@ -69,4 +72,5 @@ def load_dataset(
     from datasets.utils.info_utils import is_small_dataset
 
     in_memory = is_small_dataset(builder.info.dataset_size) if keep_in_memory is None else keep_in_memory
-    return builder.as_dataset(split=split, in_memory=in_memory)
+    # deletion lists apply to every load, also over a cache built before the list arrived
+    return apply_shipped_deletions(builder, builder.as_dataset(split=split, in_memory=in_memory))

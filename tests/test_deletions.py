@@ -284,3 +284,17 @@ def test_first_build_from_a_folder_prints_the_terms_once(tmp_path, capfd):
     assert "DH-FaceVid-1K licence" in capfd.readouterr().err
     fd.load_dataset("facevid-1k", "collected", data_dir=str(root), cache_dir=str(tmp_path / "c"), split="train")
     assert "DH-FaceVid-1K licence" not in capfd.readouterr().err  # same folder: once
+
+
+def test_clip_dataset_never_plans_a_listed_clip_of_an_older_cache(tmp_path):
+    """The plan-time guard: a ClipDataset over rows built before a list never yields the listed clips."""
+    root = _release(tmp_path / "rel")
+    builder = load_builder("facevid-1k", "all", data_dir=str(root), cache_dir=str(tmp_path / "cache"))
+    builder.download_and_prepare()
+    old = builder.as_dataset(split="train")
+    listing = tmp_path / "request.txt"
+    listing.write_text("000680\nCzb5Ml9VDsI\n")
+    clips = fd.ClipDataset(old, frames=4, deletions=listing)
+    assert [clips[i].clip_id for i in range(len(clips))] == ["000681"]
+    assert sorted(cid for cid, why in clips.skipped if why.startswith("deletion request")) == [
+        "000680", "Czb5Ml9VDsI_0", "Czb5Ml9VDsI_1"]

@@ -442,7 +442,8 @@ class ClipDataset(Dataset):
     clip's start); `reference=k` adds k frames outside the window for appearance (Hallo, EMO, MCDM), from
     the same clip or, with `reference_from="identity"`, from another clip of the same identity (the same
     clip when it has no other). `speed_context` is the +-m frames of head-rotation speed each plan
-    carries for EMO's speed buckets.
+    carries for EMO's speed buckets. `deletions` (a `DeletionList` or a list file) leaves out the
+    clips it names, listed in `.skipped`, so an older cache or export never yields them.
     """
 
     def __init__(
@@ -459,6 +460,7 @@ class ClipDataset(Dataset):
         reference: int = 0,
         reference_from: Literal["clip", "identity"] = "clip",
         speed_context: int = EMO_CONTEXT,
+        deletions: Any = None,
     ):
         import datasets
 
@@ -486,6 +488,8 @@ class ClipDataset(Dataset):
             self.rows = np.flatnonzero(ok).astype(np.int64)
             if self.skipped:
                 logger.info("skipped %d clips shorter than %d frames", len(self.skipped), frames)
+        if deletions is not None:
+            self._withhold(data, deletions)
 
     @classmethod
     def streaming(cls, data: Any, frames: int = 16, **kwargs: Any) -> StreamingClipDataset:
@@ -526,6 +530,18 @@ class ClipDataset(Dataset):
         out = np.array([d if d else (nn / ff if nn and ff else 0.0) for d, nn, ff in zip(dur, n, f, strict=True)],
                        dtype=np.float64)
         return out[self.rows]
+
+    def _withhold(self, data: Any, deletions: Any) -> None:
+        """Leave out the rows a deletion list covers (plan-time guard over an older cache or export)."""
+        from ..deletions import DeletionList, covered_rows
+
+        dl = deletions if isinstance(deletions, DeletionList) else DeletionList.from_file(deletions)
+        covered = covered_rows(data, dl)
+        if covered:
+            keep = np.array([int(r) not in covered for r in self.rows], dtype=bool)
+            self.skipped += [(covered[int(r)][0], f"deletion request: {covered[int(r)][1]}") for r in self.rows[~keep]]
+            self.rows = self.rows[keep]
+            logger.info("%d clips withheld by deletion requests", int((~keep).sum()))
 
     def _same_identity(self, row: int, draw: Draw) -> Mapping[str, Any] | None:
         """Another record of `row`'s identity, drawn per draw (None: unknown identity or no other clip)."""
