@@ -194,6 +194,9 @@ def run_one(method: str, name: str, cache: Path, args: argparse.Namespace) -> di
     batches = [windows[i : i + args.batch] for i in range(0, len(windows), args.batch)]
     workers = args.workers
     extra: dict = {}
+    import decord  # noqa: F401  (libraries loaded before the workers fork, for every method alike)
+    import torchcodec.decoders  # noqa: F401
+    import torchvision.transforms.v2.functional  # noqa: F401
     kids0 = resource.getrusage(resource.RUSAGE_CHILDREN)  # setup (ffprobe of the sources) is not loading
     t0, c0 = time.perf_counter(), time.process_time()
     count = 0
@@ -237,6 +240,7 @@ def window_cost(cache: Path, n: int = 12) -> dict[str, dict[str, float]]:
     """CPU ms per random 16-frame window on 10 s against 60 s clips of the same 512 px encoding."""
     from facevid_datasets.training import VideoCollator
 
+    torch.set_num_threads(1)  # one core, as in a DataLoader worker
     out: dict[str, dict[str, float]] = {}
     for name in LENGTHS:
         recs = records_for(make_sources(cache, LENGTHS)[name])

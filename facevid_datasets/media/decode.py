@@ -218,38 +218,58 @@ def indices_for_span(
     return np.clip(idx, 0, len(timestamps) - 1)
 
 
+class AudioReader:
+    """torchcodec's AudioDecoder over one file, mono at `sample_rate`, reusable for many spans
+    (opening costs more than decoding a second of audio); `has_audio` is False when the file has none."""
+
+    def __init__(self, source: Source, sample_rate: int = AUDIO_SAMPLE_RATE):
+        from torchcodec.decoders import AudioDecoder
+
+        self.path, self.sample_rate = _name(source), sample_rate
+        src = str(source) if isinstance(source, Path) else source
+        try:
+            self._dec = AudioDecoder(src, sample_rate=sample_rate, num_channels=1)
+        except Exception as e:
+            if "audio stream" in str(e).lower() or "no audio" in str(e).lower():
+                self._dec = None
+            else:
+                raise MediaError(self.path, f"cannot open audio ({e})") from e
+
+    @property
+    def has_audio(self) -> bool:
+        return self._dec is not None
+
+    def span(self, start: float, end: float) -> torch.Tensor | None:
+        """Audio played in [start, end), exactly round((end-start)*sr) samples (zero-padded where the
+        stream starts late or ends early); None without an audio stream."""
+        if self._dec is None:
+            return None
+        sr = self.sample_rate
+        n = int(round((end - start) * sr))
+        out = torch.zeros(n, dtype=torch.float32)
+        try:
+            samples = self._dec.get_samples_played_in_range(start_seconds=max(0.0, start), stop_seconds=end)
+        except Exception as e:
+            msg = str(e).lower()
+            if "no samples" in msg or "out of" in msg or "range" in msg:
+                return out
+            raise MediaError(self.path, f"decoding audio failed ({e})") from e
+        data = samples.data[0].to(torch.float32)
+        offset = int(round((samples.pts_seconds - start) * sr))
+        if offset < 0:
+            data, offset = data[-offset:], 0
+        k = max(0, min(len(data), n - offset))
+        out[offset : offset + k] = data[:k]
+        return out
+
+
 def decode_audio(
     source: Source, start: float, end: float, sample_rate: int = AUDIO_SAMPLE_RATE
 ) -> torch.Tensor | None:
     """Mono audio played in [start, end), resampled to `sample_rate`, exactly round((end-start)*sr)
     samples long (zero-padded where the stream starts late or ends early); None when there is no
     audio stream."""
-    from torchcodec.decoders import AudioDecoder
-
-    name = _name(source)
-    src = str(source) if isinstance(source, Path) else source
-    try:
-        dec = AudioDecoder(src, sample_rate=sample_rate, num_channels=1)
-    except Exception as e:
-        if "audio stream" in str(e).lower() or "no audio" in str(e).lower():
-            return None
-        raise MediaError(name, f"cannot open audio ({e})") from e
-    n = int(round((end - start) * sample_rate))
-    out = torch.zeros(n, dtype=torch.float32)
-    try:
-        samples = dec.get_samples_played_in_range(start_seconds=max(0.0, start), stop_seconds=end)
-    except Exception as e:
-        msg = str(e).lower()
-        if "no samples" in msg or "out of" in msg or "range" in msg:
-            return out
-        raise MediaError(name, f"decoding audio failed ({e})") from e
-    data = samples.data[0].to(torch.float32)
-    offset = int(round((samples.pts_seconds - start) * sample_rate))
-    if offset < 0:
-        data, offset = data[-offset:], 0
-    k = max(0, min(len(data), n - offset))
-    out[offset : offset + k] = data[:k]
-    return out
+    return AudioReader(source, sample_rate).span(start, end)
 
 
 def decode_clip(

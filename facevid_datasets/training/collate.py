@@ -157,7 +157,9 @@ class VideoCollator:
 
     def _reader(self, source: str | bytes) -> tuple[Any, threading.Lock]:
         """An open reader for `source` and the lock that serialises its use (a decoder is not
-        thread-safe; concurrent batches on the CUDA path may hold windows of the same file)."""
+        thread-safe; concurrent batches on the CUDA path may hold windows of the same file).
+        Audio decoders are not kept: a reused one resamples with its state from earlier spans, so a
+        clip's audio would depend on what was read before it."""
         key = source if isinstance(source, str) and self.reader_cache > 0 else None
         if key is not None:
             with self._lock:

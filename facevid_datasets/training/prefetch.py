@@ -131,6 +131,8 @@ def clip_loader(
         collator = copy.copy(collator)
         collator.replace, collator.report = Replacer(dataset, sampler, seed), EpochReport()
     kwargs: dict[str, Any] = {}
+    if num_workers > 0 and not cuda:  # loaded once here: forked workers inherit it instead of each importing it
+        import torchvision.transforms.v2.functional  # noqa: F401
     if num_workers > 0:
         kwargs.update(persistent_workers=persistent_workers, multiprocessing_context=multiprocessing_context)
         if prefetch_factor is not None:
