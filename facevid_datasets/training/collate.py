@@ -30,7 +30,10 @@ from ..errors import MediaError
 from ..media import AUDIO_SAMPLE_RATE, open_reader
 from ..media.decode import TorchcodecReader, check_device
 from .audio import frame_audio, samples_per_frame
-from .geometry import Fit, clean_keypoints, fit_frames, to_dtype
+from .audio_features import FeatureModel, LogMel
+from .conditions import SpeedBuckets
+from .extras import BatchExtras, indices_with_context, stack_context
+from .geometry import FACE_MARGIN, Fit, OutputMap, clean_keypoints, face_extent, fit_frames, fit_with_map, to_dtype
 from .plan import ClipPlan
 from .recovery import EpochReport
 
@@ -62,6 +65,8 @@ class _Decoded:
     keypoints: torch.Tensor | None  # (T, K, 3) in output pixels
     audio: torch.Tensor | None  # (T * spf,)
     windows: torch.Tensor | None  # (T, (2k+1) * spf)
+    omap: OutputMap | None = None  # stored pixels -> output pixels
+    context: dict[str, tuple[torch.Tensor, torch.Tensor | None, torch.Tensor]] | None = None  # motion / reference
 
 
 def _label_id(kind: str, value: Any) -> int:
@@ -94,6 +99,13 @@ class VideoCollator:
     and replaced: by `replace(plan, attempt)` (`clip_loader` wires one drawing from the same group)
     up to `max_attempts` times, else by another clip of the batch; when every clip fails, a
     `MediaError` names the files.
+
+    Beside the window (see `training.extras`): `motion` / `reference` frames when the plans carry them
+    (`ClipDataset(motion=, reference=)`), cropped like the window; `fit="face"` crops one face-aligned
+    box per window (`face_margin` per side); `face_masks` adds `face_mask` / `mouth_mask`;
+    `face_region` EMO's face-region mask ("union" or per "frame"); `speed` (a `SpeedBuckets`) EMO's
+    head-rotation speed and its bucket code; `mel` (True or a `LogMel`) log-mel frames per video
+    frame; `audio_features` a user's speech model run per window on the collator's device.
     """
 
     def __init__(
@@ -115,6 +127,12 @@ class VideoCollator:
         decode_sessions: int | None = None,
         replace: Callable[[ClipPlan, int], ClipPlan] | None = None,
         max_attempts: int = 3,
+        face_margin: float = FACE_MARGIN,
+        face_masks: bool = False,
+        face_region: Literal["union", "frame"] | None = None,
+        speed: SpeedBuckets | None = None,
+        mel: LogMel | bool | None = None,
+        audio_features: FeatureModel | None = None,
     ):
         check_device(device, "VideoCollator")
         self.size = (size, size) if isinstance(size, int) else (int(size[0]), int(size[1]))
@@ -122,11 +140,15 @@ class VideoCollator:
         cuda = self.device.type == "cuda"
         if cuda and backend != "torchcodec":
             raise ValueError("CUDA decoding uses torchcodec (NVDEC); decord's registry build is CPU only")
-        if fit not in ("crop", "pad"):
-            raise ValueError(f"fit={fit!r}: use 'crop' or 'pad'")
+        if fit not in ("crop", "pad", "face"):
+            raise ValueError(f"fit={fit!r}: use 'crop', 'pad' or 'face'")
+        if (mel or audio_features is not None) and not audio:
+            raise ValueError("mel= and audio_features= are computed from the batch's audio: keep audio=True")
         if max_attempts < 0:
             raise ValueError(f"max_attempts must be >= 0, got {max_attempts}")
-        self.dtype, self.value_range, self.fit = dtype, value_range, fit
+        self.dtype, self.value_range, self.fit, self.face_margin = dtype, value_range, fit, face_margin
+        self.extras = BatchExtras(face_masks=face_masks, face_region=face_region, speed=speed,
+                                  mel=LogMel() if mel is True else (mel or None), audio_features=audio_features)
         self.audio, self.audio_window, self.sample_rate = audio, audio_window, sample_rate
         self.backend, self.seek_mode, self.decode_threads = backend, seek_mode, decode_threads
         self.reader_cache = (8 if cuda else 4) if reader_cache is None else reader_cache
@@ -185,7 +207,7 @@ class VideoCollator:
         try:
             reader, lock = self._reader(source)
             n = int(getattr(reader, "num_frames", 0) or 0)
-            wanted = [np.minimum(p.indices, n - 1) if n else p.indices for p in plans]  # header over-counts
+            wanted = [np.minimum(i, n - 1) if n else i for i in map(indices_with_context, plans)]  # header over-counts
             union = np.unique(np.concatenate(wanted))
             with lock:
                 frames, pts = reader.get_frames([int(i) for i in union])
@@ -238,7 +260,33 @@ class VideoCollator:
     # --- the rest of a clip ---------------------------------------------------------------------
     def transform(self, plan: ClipPlan, frames: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor | None]:
         """Resize/crop the frames to the output size and move keypoints into output pixels."""
-        return fit_frames(plan, frames, self.size, self.fit)
+        return fit_frames(plan, frames, self.size, self.fit, self.face_margin)
+
+    def _context(self, plan: ClipPlan, frames: torch.Tensor) -> dict[str, tuple[torch.Tensor, Any, torch.Tensor]]:
+        """Motion and reference frames (decoded after the window), fitted like it: (frames, keypoints, mask)."""
+        out: dict[str, tuple[torch.Tensor, Any, torch.Tensor]] = {}
+        at = len(plan.indices)  # context frames follow the window's in the decoded run
+        for name in ("motion", "reference"):
+            fs = getattr(plan, name)
+            if fs is None:
+                continue
+            n = len(fs.indices)
+            if name == "reference" and fs.video is not None:  # another clip of the identity: its own file and crop
+                own = ClipPlan(clip_id=str(fs.clip_id), row=-1, video=fs.video, audio=None, indices=fs.indices,
+                               times=fs.times, valid=fs.valid, fps=plan.fps, source_fps=plan.source_fps,
+                               width=fs.width, height=fs.height, keypoints=fs.keypoints)
+                raw, _ = self.decode_frames(own)
+                fitted, omap = fit_with_map(own, raw, self.size, self.fit, self.face_margin)
+            else:
+                fitted, omap = fit_with_map(plan, frames[at : at + n], self.size, self.fit, self.face_margin)
+                at += n
+            fitted = to_dtype(fitted, self.dtype, self.value_range)
+            valid = torch.as_tensor(fs.valid)
+            if not bool(valid.all()):  # padding (before the clip's start): zero maps, as Hallo feeds
+                fitted = fitted * valid.to(fitted.device).view(-1, 1, 1, 1).to(fitted.dtype)
+            kp = None if fs.keypoints is None else torch.from_numpy(omap.points(fs.keypoints))
+            out[name] = (fitted, kp, valid)
+        return out
 
     def samples_per_frame(self, fps: float) -> int:
         return samples_per_frame(self.sample_rate, fps)
@@ -250,14 +298,18 @@ class VideoCollator:
 
     def _finish(self, plan: ClipPlan, decoded: Frames, prepared: Prepared | None) -> _Decoded:
         frames, pts = decoded
-        video, kp = self.transform(plan, frames)
+        T = len(plan.indices)
+        context = self._context(plan, frames) if plan.motion is not None or plan.reference is not None else None
+        frames, pts = frames[:T], pts[:T]
+        video, omap = fit_with_map(plan, frames, self.size, self.fit, self.face_margin)
+        kp = None if plan.keypoints is None else torch.from_numpy(omap.points(plan.keypoints))
         video = to_dtype(video, self.dtype, self.value_range)
         if prepared is not None:
             audio, windows = prepared.audio, prepared.windows
         else:  # the instant each output frame stands for, on the file's own clock
             times = pts.numpy().astype(np.float64) + (plan.times - plan.indices / plan.source_fps)
             audio, windows = self._audio(plan, times)
-        return _Decoded(plan, video, kp, audio, windows)
+        return _Decoded(plan, video, kp, audio, windows, omap, context)
 
     def decode_one(self, plan: ClipPlan) -> _Decoded:
         """Decode, resize and align one clip (raises MediaError on a bad file)."""
@@ -386,6 +438,14 @@ class VideoCollator:
                 pmask[b] = valid & ok
         batch.update(keypoints=kps.to(dev), keypoints_mask=kmask.to(dev), head_pose=pose.to(dev),
                      head_pose_mask=pmask.to(dev))
+        batch["face_crop"] = torch.tensor([self.fit != "pad" and face_extent(d.plan) is not None for d in items])
+        for name in ("motion", "reference"):
+            if items[0].context and name in items[0].context:
+                batch.update(stack_context(name, [d.context[name] for d in items if d.context], K, dev))
+        batch.update(self.extras.stack(items, self.size, dev))
+        if self.audio and (self.extras.mel is not None or self.extras.audio_features is not None):
+            spfs = [int(v) for v in batch["samples_per_frame"]]
+            batch.update(self.extras.audio_keys(batch["audio"], spfs, T, self.sample_rate))
         return batch
 
     def _stack_audio(self, items: list[_Decoded], T: int) -> dict[str, torch.Tensor]:
