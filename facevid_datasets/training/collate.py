@@ -339,8 +339,3 @@ def _video_start(source: str | bytes) -> float:
         while len(_STARTS) > 4096:
             _STARTS.popitem(last=False)
     return start
-
-
-def plans_collate(plans: Sequence[ClipPlan]) -> list[ClipPlan]:
-    """collate_fn that only passes plans on (the main process decodes everything)."""
-    return list(plans)
