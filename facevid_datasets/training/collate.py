@@ -25,22 +25,19 @@ from typing import Any, Literal
 import numpy as np
 import torch
 
-from .. import vocab
 from ..errors import MediaError
 from ..media import AUDIO_SAMPLE_RATE, open_reader
 from ..media.decode import TorchcodecReader, check_device
 from .audio import frame_audio, samples_per_frame
 from .audio_features import FeatureModel, LogMel
+from .batch import ClipTensors, stack_batch
 from .conditions import SpeedBuckets
 from .extras import BatchExtras, indices_with_context, stack_context
-from .geometry import FACE_MARGIN, Fit, OutputMap, clean_keypoints, face_extent, fit_frames, fit_with_map, to_dtype
+from .geometry import FACE_MARGIN, Fit, face_extent, fit_frames, fit_with_map, to_dtype
 from .plan import ClipPlan
 from .recovery import EpochReport
 
 logger = logging.getLogger(__name__)
-
-#: Attribute ids the batch carries (index in the DH-FaceVid-1K vocabulary, -1 when unknown/other).
-ID_FIELDS = ("ethnicity", "gender", "age_group", "emotion", "head_pose")
 
 #: What a bad file can raise on its way through a decoder (anything else is a bug and propagates).
 DECODE_ERRORS = (MediaError, RuntimeError, ValueError, OSError, EOFError, IndexError)
@@ -56,26 +53,6 @@ class Prepared:
     audio: torch.Tensor | None = None
     windows: torch.Tensor | None = None
     error: dict[str, Any] | None = None
-
-
-@dataclass
-class _Decoded:
-    plan: ClipPlan
-    video: torch.Tensor  # (T, C, H, W) in the output size and dtype
-    keypoints: torch.Tensor | None  # (T, K, 3) in output pixels
-    audio: torch.Tensor | None  # (T * spf,)
-    windows: torch.Tensor | None  # (T, (2k+1) * spf)
-    omap: OutputMap | None = None  # stored pixels -> output pixels
-    context: dict[str, tuple[torch.Tensor, torch.Tensor | None, torch.Tensor]] | None = None  # motion / reference
-
-
-def _label_id(kind: str, value: Any) -> int:
-    if value is None:
-        return -1
-    canon = vocab.map_label(kind, value)
-    names = vocab.VOCABULARIES[kind]
-    lower = [n.lower() for n in names]
-    return lower.index(canon.lower()) if isinstance(canon, str) and canon.lower() in lower else -1
 
 
 def _failure(plan: ClipPlan, error: BaseException, attempt: int) -> dict[str, Any]:
@@ -296,7 +273,7 @@ class VideoCollator:
             return None, None
         return frame_audio(plan, times, sample_rate=self.sample_rate, window=self.audio_window)
 
-    def _finish(self, plan: ClipPlan, decoded: Frames, prepared: Prepared | None) -> _Decoded:
+    def _finish(self, plan: ClipPlan, decoded: Frames, prepared: Prepared | None) -> ClipTensors:
         frames, pts = decoded
         T = len(plan.indices)
         context = self._context(plan, frames) if plan.motion is not None or plan.reference is not None else None
@@ -309,9 +286,9 @@ class VideoCollator:
         else:  # the instant each output frame stands for, on the file's own clock
             times = pts.numpy().astype(np.float64) + (plan.times - plan.indices / plan.source_fps)
             audio, windows = self._audio(plan, times)
-        return _Decoded(plan, video, kp, audio, windows, omap, context)
+        return ClipTensors(plan, video, kp, audio, windows, omap, context)
 
-    def decode_one(self, plan: ClipPlan) -> _Decoded:
+    def decode_one(self, plan: ClipPlan) -> ClipTensors:
         """Decode, resize and align one clip (raises MediaError on a bad file)."""
         return self._finish(plan, self.decode_frames(plan), None)
 
@@ -331,7 +308,7 @@ class VideoCollator:
         return out
 
     # --- a batch -------------------------------------------------------------------------------
-    def _replacement(self, plan: ClipPlan, errors: list[dict[str, Any]]) -> _Decoded | None:
+    def _replacement(self, plan: ClipPlan, errors: list[dict[str, Any]]) -> ClipTensors | None:
         """Decode replacements for failed `plan` through the `replace` hook, up to `max_attempts`;
         failed attempts are appended to `errors`."""
         if self.replace is None:
@@ -357,7 +334,7 @@ class VideoCollator:
         prepared = [it if isinstance(it, Prepared) else None for it in items]
         plans = [it.plan if isinstance(it, Prepared) else it for it in items]
         errors: list[dict[str, Any]] = []
-        decoded: list[_Decoded | None] = [None] * len(plans)
+        decoded: list[ClipTensors | None] = [None] * len(plans)
         failed: dict[int, dict[str, Any]] = {}  # slot -> its clip's failure
         todo = []
         for i, prep in enumerate(prepared):
@@ -394,50 +371,10 @@ class VideoCollator:
         self.report.add(batch)
         return batch
 
-    def _stack(self, items: list[_Decoded]) -> dict[str, Any]:
-        dev = self.device
-        B, T = len(items), len(items[0].plan.indices)
-        fps = [d.plan.fps for d in items]
-        batch: dict[str, Any] = {
-            "video": torch.stack([d.video for d in items]).to(dev, non_blocking=True),
-            "frame_mask": torch.as_tensor(np.stack([d.plan.valid for d in items])).to(dev),
-            "indices": torch.as_tensor(np.stack([d.plan.indices for d in items])),
-            "fps": torch.tensor(fps, dtype=torch.float64),
-            "clip_id": [d.plan.clip_id for d in items],
-            "row": torch.tensor([d.plan.row for d in items]),
-            "position": torch.tensor([d.plan.position for d in items]),
-            "duration": torch.tensor([d.plan.duration for d in items], dtype=torch.float64),
-            "caption": [d.plan.labels.get("caption") for d in items],
-            "attributes": [d.plan.labels.get("attributes") for d in items],
-            "source": [d.plan.labels.get("source") for d in items],
-            "language": [d.plan.labels.get("language") for d in items],
-        }
-        for kind in ID_FIELDS:
-            key = "head_pose_label" if kind == "head_pose" else kind
-            vals = [d.plan.labels.get(key) if kind == "head_pose" else (d.plan.labels.get("attributes") or {}).get(key)
-                    for d in items]
-            batch[f"{kind}_id"] = torch.tensor([_label_id(kind, v) for v in vals])
-        if self.audio:
-            batch.update({k: v.to(dev) if isinstance(v, torch.Tensor) and k != "samples_per_frame" else v
-                          for k, v in self._stack_audio(items, T).items()})
-        K = max((d.keypoints.shape[1] for d in items if d.keypoints is not None), default=0)
-        kps = torch.zeros(B, T, K, 3)
-        kmask = torch.zeros(B, T, dtype=torch.bool)
-        pose = torch.zeros(B, T, 3)
-        pmask = torch.zeros(B, T, dtype=torch.bool)
-        for b, d in enumerate(items):
-            valid = torch.as_tensor(d.plan.valid)
-            if d.keypoints is not None:  # NaN / inf points never reach the batch: zeroed and masked
-                pts, usable = clean_keypoints(d.keypoints)
-                kps[b, :, : pts.shape[1]] = pts
-                kmask[b] = valid & usable
-            if d.plan.head_pose is not None:
-                p = torch.as_tensor(d.plan.head_pose, dtype=torch.float32)
-                ok = torch.isfinite(p).all(-1)
-                pose[b] = torch.where(ok[:, None], p, torch.zeros(()))
-                pmask[b] = valid & ok
-        batch.update(keypoints=kps.to(dev), keypoints_mask=kmask.to(dev), head_pose=pose.to(dev),
-                     head_pose_mask=pmask.to(dev))
+    def _stack(self, items: list[ClipTensors]) -> dict[str, Any]:
+        batch = stack_batch(items, device=self.device, audio=self.audio, sample_rate=self.sample_rate,
+                            audio_window=self.audio_window)
+        dev, T, K = self.device, batch["video"].shape[1], batch["keypoints"].shape[2]
         batch["face_crop"] = torch.tensor([self.fit != "pad" and face_extent(d.plan) is not None for d in items])
         for name in ("motion", "reference"):
             if items[0].context and name in items[0].context:
@@ -447,24 +384,6 @@ class VideoCollator:
             spfs = [int(v) for v in batch["samples_per_frame"]]
             batch.update(self.extras.audio_keys(batch["audio"], spfs, T, self.sample_rate))
         return batch
-
-    def _stack_audio(self, items: list[_Decoded], T: int) -> dict[str, torch.Tensor]:
-        """Audio of the batch; clips of different output fps are padded to the longest frame."""
-        B, k = len(items), self.audio_window
-        spfs = [self.samples_per_frame(d.plan.fps) for d in items]
-        S = max(spfs)
-        audio = torch.zeros(B, T, S)
-        windows = torch.zeros(B, T, (2 * k + 1) * S)
-        amask = torch.zeros(B, dtype=torch.bool)
-        for b, (d, spf) in enumerate(zip(items, spfs, strict=True)):
-            if d.audio is not None:
-                audio[b, :, :spf], amask[b] = d.audio.reshape(T, spf), True
-                if d.windows is not None:
-                    windows[b, :, : (2 * k + 1) * spf] = d.windows
-        out = {"audio": audio.reshape(B, T * S), "audio_mask": amask, "samples_per_frame": torch.tensor(spfs)}
-        if k > 0:
-            out["audio_windows"] = windows
-        return out
 
 
 _STARTS: OrderedDict[str, float] = OrderedDict()
@@ -480,8 +399,3 @@ def _video_start(source: str | bytes) -> float:
         while len(_STARTS) > 4096:
             _STARTS.popitem(last=False)
     return start
-
-
-def plans_collate(plans: Sequence[ClipPlan]) -> list[ClipPlan]:
-    """collate_fn that only passes plans on (the main process decodes everything)."""
-    return list(plans)
