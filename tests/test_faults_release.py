@@ -350,6 +350,7 @@ SPLIT_AND_CACHE_CASES = [
     "unsafe-hub-listing",
     "offline-mode",
     "cache-folder-read-only",
+    "cache-folder-full",
     "export-outside-root",
     "kill-9-while-probing",
     "kill-9-while-making-records",
@@ -442,20 +443,21 @@ def test_offline_mode_is_named(offline, tmp_path):
         download("facevid-1k", tmp_path / "dl", repo_id="org/repo")
 
 
-def test_cache_folder_read_only_is_one_line(release, tmp_path, monkeypatch):
+@pytest.mark.parametrize("code, text", [("EROFS", "Read-only file system"), ("ENOSPC", "No space left on device")])
+def test_cache_folder_read_only_or_full_is_one_line(code, text, release, tmp_path, monkeypatch):
     import errno
 
     from facevid_datasets.errors import CacheError
 
     real = os.makedirs
 
-    def read_only(path, *a, **k):
+    def unwritable(path, *a, **k):
         if str(path).startswith(str(tmp_path / "cache")):
-            raise OSError(errno.EROFS, "Read-only file system", str(path))
+            raise OSError(getattr(errno, code), text, str(path))
         return real(path, *a, **k)
 
-    monkeypatch.setattr(os, "makedirs", read_only)
-    with pytest.raises(CacheError, match=r"cache folder .*cache.* cannot be written \(Read-only file system"):
+    monkeypatch.setattr(os, "makedirs", unwritable)
+    with pytest.raises(CacheError, match=rf"cache folder .*cache.* cannot be written \({text}"):
         _build(release, tmp_path)
 
 
