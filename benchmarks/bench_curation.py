@@ -35,6 +35,7 @@ def main() -> None:
     ap.add_argument("--workers", type=int, default=1, help="local worker processes")
     ap.add_argument("--work", type=Path, default=Path("/tmp/facevid-bench-curation"), help="cache folder")
     ap.add_argument("--threshold", action="append", default=[], help="name=value override (repeat)")
+    ap.add_argument("--speed-clips", type=int, default=4, help="clean clips for the model speed comparison (0: skip)")
     args = ap.parse_args()
 
     clean = sorted(args.real.glob("*.mp4"))[: args.clips or None]
@@ -121,7 +122,46 @@ def main() -> None:
         for stage, s in sorted(secs.items(), key=lambda kv: -kv[1]):
             if stage != "total":
                 print(f"  {stage:12s} {s:7.2f} s  {100 * s / tot:5.1f}%")
+    if args.speed_clips:
+        compare_speed(sorted(clean, key=lambda p: probe(p).duration)[: args.speed_clips])
     print(f"\n{n} clips; cache and outputs in {args.work} (remove it to measure again); cores: {os.cpu_count()}")
+
+
+def compare_speed(clips: list[Path]) -> None:
+    """Measure the same clips with the previous default models (dlib HOG + dlib-68) and the current
+    ones (BlazeFace + face mesh) in this process, one thread each, models loaded beforehand, and
+    print the ratio."""
+    import cv2
+    import torch
+
+    from facevid_datasets.curation import MeasureConfig
+    from facevid_datasets.curation.measure import ClipInput, decode_payload, measure_clip
+
+    cv2.setNumThreads(1)
+    torch.set_num_threads(1)
+    frames = sum(probe(p).num_frames for p in clips)
+    configs = {
+        "dlib-hog + dlib-68 (before)": MeasureConfig(models={"face_detector": "dlib-hog", "landmarks": "dlib-68",
+                                                            "keypoints": "dlib-68"}),
+        "mediapipe + mediapipe-mesh (now)": MeasureConfig(),
+    }  # fmt: skip
+    rates = {}
+    print(f"\nspeed, {len(clips)} clean clips ({frames} frames), 1 process, 1 thread:")
+    for name, config in configs.items():
+        measure_clip(ClipInput(clips[0].stem, str(clips[0])), config)  # load the models once, untimed
+        stages: dict[str, float] = defaultdict(float)
+        t = time.perf_counter()
+        for p in clips:
+            meta, _ = decode_payload(measure_clip(ClipInput(p.stem, str(p)), config))
+            for k, v in meta["timings"].items():
+                stages[k] += v
+        wall = time.perf_counter() - t
+        rates[name] = frames / wall
+        top = ", ".join(f"{k} {100 * v / stages['total']:.0f}%" for k, v in
+                        sorted(stages.items(), key=lambda kv: -kv[1]) if k != "total" and v > 0.05 * stages["total"])
+        print(f"  {name:34s} {frames / wall:6.1f} frames/s  {len(clips) / wall:.2f} clips/s  ({top})")  # fmt: skip
+    a, b = rates.values()
+    print(f"  ratio now / before: {b / a:.2f}x")
 
 
 def _values(row: dict, kind: str) -> str:

@@ -12,7 +12,8 @@ separate audio `<data_dir>/{dev,test}/aac/idXXXXX/<youtube id>/00001.m4a`, and o
 folder holding `{dev,test}/mp4`.
 The clips are already cut: no processing. A clip's record points at its mp4; the m4a, when
 present, is its audio (audio_source "file"). Offset and ASD confidence are SyncNet's audio-video
-offset and confidence (quality.sync_offset / sync_confidence); every header value and face box
+offset and confidence (quality.sync_offset / sync_confidence), kept in syncnet_python's sign, the
+one `facevid curate` writes too (> 0: the audio is ahead of the picture); every header value and face box
 row stays in `original`. Splits: dev -> "train", test -> "test" (identity-disjoint by design).
 A txt without its mp4 is reported missing; an mp4 without a txt is built from its path alone.
 """

@@ -249,6 +249,10 @@ def test_clip_input_from_records_and_paths(tmp_path):
 
 # -- the labelled defect set, end to end -------------------------------------------------------------
 
+#: The synthetic faces are a 156 px crop of a photo enlarged to 512 px: an upscale by construction,
+#: which the detail check rightly flags, so it is off for this set (tests on real clips cover it).
+SYNTHETIC = Thresholds(min_detail=0.0)
+
 
 @pytest.fixture(scope="module")
 def labelled(tmp_path_factory):
@@ -260,7 +264,7 @@ def labelled(tmp_path_factory):
     broken.write_bytes(b"\x00not a video" * 100)
     silent = cut_clip(clips[0].path, root / "videos" / "silent.mp4", keep_audio=False)
     inputs = [c.path for c in clips] + [silent, broken, root / "videos" / "missing.mp4"]
-    result = curate(inputs, root / "out", workers=1, progress=False)
+    result = curate(inputs, root / "out", thresholds=SYNTHETIC, workers=1, progress=False)
     return clips, inputs, result
 
 
@@ -274,7 +278,7 @@ def test_every_stage_rejects_its_defect_and_keeps_clean(labelled):
         elif clip.expected_stage == "scene":
             assert row["decision"] == "split" and row["num_segments"] == 2
             kids = [r for r in rows.values() if r["parent_id"] == clip.clip_id]
-            assert [r["decision"] for r in kids] == ["keep", "keep"]
+            assert [r["decision"] for r in kids] == ["keep", "keep"], [(r["stage"], r["reason"]) for r in kids]
         else:
             assert (row["decision"], row["stage"]) == ("drop", clip.expected_stage), row
     assert set(EXPECTED_STAGE) == {c.defect for c in clips}
@@ -305,26 +309,26 @@ def test_cleaned_records_are_full_records(labelled):
     assert sorted(r["clip_id"] for r in recs) == sorted(r["clip_id"] for r in kept)
     for rec in recs:
         assert validate_record(rec) == []
-        assert rec["keypoints"]["format"] == "ibug68"
-        assert len(rec["keypoints"]["points"]) == rec["num_frames"] and len(rec["keypoints"]["points"][0]) == 68
+        assert rec["keypoints"]["format"] == "mediapipe468"
+        assert len(rec["keypoints"]["points"]) == rec["num_frames"] and len(rec["keypoints"]["points"][0]) == 468
         assert rec["head_pose"]["label"] == "frontal" and len(rec["head_pose"]["yaw"]) == rec["num_frames"]
-        assert rec["quality"]["face_size"] > 256
+        assert rec["quality"]["face_size"] > 200  # the detector box of a face about 300 px tall
         assert (rec["quality"]["sync_offset"] is None) == (rec["clip_id"] == "silent")
         assert Path(rec["video"]["path"]).is_file()
     seg = next(r for r in recs if r["clip_id"] == "scene_cut_0_s001")
     assert Path(seg["video"]["path"]).parent == result.out / "clips"
-    assert abs(seg["num_frames"] - 50) <= 1
+    assert seg["num_frames"] == 50  # frames [50, 100) exactly
 
 
 def test_rerun_with_new_thresholds_measures_nothing(labelled, tmp_path):
     clips, inputs, first = labelled
-    strict = Thresholds(max_brisque=20.0)
+    strict = SYNTHETIC.replace(max_brisque=20.0)
     again = curate(inputs, first.out, thresholds=strict, workers=1, progress=False)
     assert (again.measured, again.reused) == (0, len(inputs))
     rows = {r["clip_id"]: r for r in read_decisions(first.out)}
     assert rows["clean_0"]["stage"] == "quality"
     assert not any((first.out / "clips").iterdir())  # no kept segments any more: cut clips removed
-    back = curate(inputs, first.out, workers=1, progress=False)
+    back = curate(inputs, first.out, thresholds=SYNTHETIC, workers=1, progress=False)
     assert back.measured == 0 and back.summary == first.summary
 
 
@@ -338,9 +342,10 @@ def test_killed_run_resumes_without_recomputing(labelled, tmp_path):
         raise KeyboardInterrupt("simulated kill")
 
     with pytest.raises(KeyboardInterrupt):
-        curate(subset, tmp_path / "out", workers=1, progress=False, on_result=crash_after_first)
+        curate(subset, tmp_path / "out", thresholds=SYNTHETIC, workers=1, progress=False,
+               on_result=crash_after_first)  # fmt: skip
     assert len(list((tmp_path / "out" / "measurements").glob("*.npz"))) == 1
-    resumed = curate(subset, tmp_path / "out", workers=2, progress=False)
+    resumed = curate(subset, tmp_path / "out", thresholds=SYNTHETIC, workers=2, progress=False)
     assert (resumed.measured, resumed.reused) == (2, 1)
     got = {r["clip_id"]: (r["decision"], r["reason"]) for r in read_decisions(tmp_path / "out")}
     want = {r["clip_id"]: (r["decision"], r["reason"]) for r in read_decisions(full.out) if r["clip_id"] in got}
@@ -357,7 +362,7 @@ def test_cli_curate_folder_prints_summary(labelled, tmp_path):
         if c.defect in ("clean", "subtitles"):
             (folder / c.path.name).symlink_to(c.path)
     args = ["curate", str(folder), "--out", str(tmp_path / "o"), "--workers", "1"]
-    res = CliRunner().invoke(app, [*args, "--threshold", "max_subtitle_chars=50"])
+    res = CliRunner().invoke(app, [*args, "--threshold", "max_subtitle_chars=50", "--threshold", "min_detail=0"])
     assert res.exit_code == 0, res.output
     assert "2 clips" in res.output and "2 kept" in res.output
     bad = CliRunner().invoke(app, ["curate", str(folder), "--out", str(tmp_path / "o"), "--threshold", "nope=1"])
