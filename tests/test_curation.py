@@ -252,6 +252,10 @@ def test_clip_input_from_records_and_paths(tmp_path):
 #: The synthetic faces are a 156 px crop of a photo enlarged to 512 px: an upscale by construction,
 #: which the detail check rightly flags, so it is off for this set (tests on real clips cover it).
 SYNTHETIC = Thresholds(min_detail=0.0)
+#: The synthetic mouths open by a warp placed with dlib's lip points: the set is measured with the
+#: dlib models it was built around (the default MediaPipe models: `test_default_models_end_to_end`
+#: and tests/test_curation_real.py).
+DLIB = MeasureConfig(models={"face_detector": "dlib-hog", "landmarks": "dlib-68", "keypoints": "dlib-68"})
 
 
 @pytest.fixture(scope="module")
@@ -264,7 +268,7 @@ def labelled(tmp_path_factory):
     broken.write_bytes(b"\x00not a video" * 100)
     silent = cut_clip(clips[0].path, root / "videos" / "silent.mp4", keep_audio=False)
     inputs = [c.path for c in clips] + [silent, broken, root / "videos" / "missing.mp4"]
-    result = curate(inputs, root / "out", thresholds=SYNTHETIC, workers=1, progress=False)
+    result = curate(inputs, root / "out", thresholds=SYNTHETIC, config=DLIB, workers=1, progress=False)
     return clips, inputs, result
 
 
@@ -309,8 +313,8 @@ def test_cleaned_records_are_full_records(labelled):
     assert sorted(r["clip_id"] for r in recs) == sorted(r["clip_id"] for r in kept)
     for rec in recs:
         assert validate_record(rec) == []
-        assert rec["keypoints"]["format"] == "mediapipe468"
-        assert len(rec["keypoints"]["points"]) == rec["num_frames"] and len(rec["keypoints"]["points"][0]) == 468
+        assert rec["keypoints"]["format"] == "ibug68"
+        assert len(rec["keypoints"]["points"]) == rec["num_frames"] and len(rec["keypoints"]["points"][0]) == 68
         assert rec["head_pose"]["label"] == "frontal" and len(rec["head_pose"]["yaw"]) == rec["num_frames"]
         assert rec["quality"]["face_size"] > 200  # the detector box of a face about 300 px tall
         assert (rec["quality"]["sync_offset"] is None) == (rec["clip_id"] == "silent")
@@ -323,12 +327,12 @@ def test_cleaned_records_are_full_records(labelled):
 def test_rerun_with_new_thresholds_measures_nothing(labelled, tmp_path):
     clips, inputs, first = labelled
     strict = SYNTHETIC.replace(max_brisque=20.0)
-    again = curate(inputs, first.out, thresholds=strict, workers=1, progress=False)
+    again = curate(inputs, first.out, thresholds=strict, config=DLIB, workers=1, progress=False)
     assert (again.measured, again.reused) == (0, len(inputs))
     rows = {r["clip_id"]: r for r in read_decisions(first.out)}
     assert rows["clean_0"]["stage"] == "quality"
     assert not any((first.out / "clips").iterdir())  # no kept segments any more: cut clips removed
-    back = curate(inputs, first.out, thresholds=SYNTHETIC, workers=1, progress=False)
+    back = curate(inputs, first.out, thresholds=SYNTHETIC, config=DLIB, workers=1, progress=False)
     assert back.measured == 0 and back.summary == first.summary
 
 
@@ -342,10 +346,10 @@ def test_killed_run_resumes_without_recomputing(labelled, tmp_path):
         raise KeyboardInterrupt("simulated kill")
 
     with pytest.raises(KeyboardInterrupt):
-        curate(subset, tmp_path / "out", thresholds=SYNTHETIC, workers=1, progress=False,
+        curate(subset, tmp_path / "out", thresholds=SYNTHETIC, config=DLIB, workers=1, progress=False,
                on_result=crash_after_first)  # fmt: skip
     assert len(list((tmp_path / "out" / "measurements").glob("*.npz"))) == 1
-    resumed = curate(subset, tmp_path / "out", thresholds=SYNTHETIC, workers=2, progress=False)
+    resumed = curate(subset, tmp_path / "out", thresholds=SYNTHETIC, config=DLIB, workers=2, progress=False)
     assert (resumed.measured, resumed.reused) == (2, 1)
     got = {r["clip_id"]: (r["decision"], r["reason"]) for r in read_decisions(tmp_path / "out")}
     want = {r["clip_id"]: (r["decision"], r["reason"]) for r in read_decisions(full.out) if r["clip_id"] in got}
@@ -362,8 +366,34 @@ def test_cli_curate_folder_prints_summary(labelled, tmp_path):
         if c.defect in ("clean", "subtitles"):
             (folder / c.path.name).symlink_to(c.path)
     args = ["curate", str(folder), "--out", str(tmp_path / "o"), "--workers", "1"]
-    res = CliRunner().invoke(app, [*args, "--threshold", "max_subtitle_chars=50", "--threshold", "min_detail=0"])
+    dlib = ["--model", "face_detector=dlib-hog", "--model", "landmarks=dlib-68", "--model", "keypoints=dlib-68"]
+    res = CliRunner().invoke(app, [*args, *dlib, "--threshold", "max_subtitle_chars=50", "--threshold", "min_detail=0"])
     assert res.exit_code == 0, res.output
     assert "2 clips" in res.output and "2 kept" in res.output
     bad = CliRunner().invoke(app, ["curate", str(folder), "--out", str(tmp_path / "o"), "--threshold", "nope=1"])
     assert bad.exit_code != 0 and "nope" in bad.output
+
+
+def test_decisions_table_keeps_every_column_whatever_the_order():
+    from facevid_datasets.curation.pipeline import decisions_table
+
+    failed = {"clip_id": "a", "kind": "clip", "decision": "drop", "error": "boom"}  # few columns first
+    measured = {"clip_id": "b", "kind": "clip", "decision": "keep", "face_size": 120.0, "sync_curve": [0.1, 0.3]}
+    for rows in ([failed, measured], [measured, failed]):
+        table = decisions_table(rows)
+        assert set(table.column_names) == {"clip_id", "kind", "decision", "error", "face_size", "sync_curve"}
+        by_id = {r["clip_id"]: r for r in table.to_pylist()}
+        assert by_id["b"]["face_size"] == 120.0 and by_id["a"]["face_size"] is None
+
+
+def test_default_models_end_to_end(labelled, tmp_path):
+    """The default MediaPipe models on a clean and a black-bar clip: kept / dropped, mesh keypoints."""
+    clips, _, _ = labelled
+    paths = [c.path for c in clips if c.defect in ("clean", "black_bars")]
+    result = curate(paths, tmp_path / "out", thresholds=SYNTHETIC, workers=1, progress=False)
+    rows = {r["clip_id"]: r for r in read_decisions(result.out)}
+    assert rows["clean_0"]["decision"] == "keep" and rows["clean_0"]["head_pose"] == "frontal"
+    assert (rows["black_bars_0"]["decision"], rows["black_bars_0"]["stage"]) == ("drop", "border")
+    (rec,) = cleaned_records(result.out)
+    assert rec["keypoints"]["format"] == "mediapipe468" and len(rec["keypoints"]["points"][0]) == 468
+    assert validate_record(rec) == []

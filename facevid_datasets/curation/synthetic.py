@@ -9,7 +9,7 @@ whose audio is shifted by half a second is not. Each defect changes one thing of
 | ---------------- | ----------------------------------------------- | ----------------------- |
 | `clean`          | 512x512, face about 300 px, in sync             | none (kept)             |
 | `two_faces`      | two clean frames side by side (1024x512)        | face_count              |
-| `tiny_face`      | the whole picture: face about 100 px            | face_size               |
+| `tiny_face`      | the shot shrunk to 2/7: face box about 105 px   | face_size               |
 | `low_resolution` | clean clip at 256x256                           | resolution              |
 | `black_bars`     | 40 px black bars above and below                | border                  |
 | `subtitles`      | a line of white text burned into the bottom     | subtitles               |
@@ -75,14 +75,21 @@ def clean_shot(size: int = 512, variant: int = 0) -> np.ndarray:
     if variant:
         shot = cv2.flip(shot, 1)
         hsv = cv2.cvtColor(shot, cv2.COLOR_RGB2HSV)
-        hsv[..., 0] = (hsv[..., 0].astype(int) + 60) % 180
+        hsv[..., 0] = (hsv[..., 0].astype(int) + 12) % 180  # warmer, darker grade: still skin for a face detector
+        hsv[..., 2] = (hsv[..., 2].astype(np.float32) * 0.8).astype(np.uint8)
         shot = cv2.cvtColor(hsv, cv2.COLOR_HSV2RGB)
     return shot
 
 
 def tiny_shot(size: int = 512) -> np.ndarray:
-    """The whole astronaut picture: the face is about a fifth of the frame."""
-    return cv2.resize(_astronaut(), (size, size), interpolation=cv2.INTER_AREA)
+    """The clean shot shrunk to 2/7 of the frame over a blurred copy of itself: a small face (box
+    about 105 px at 512) in a full-size frame, as `defects.py` makes from real clips."""
+    base = clean_shot(size)
+    side = size * 2 // 7
+    out = cv2.GaussianBlur(base, (0, 0), size / 20)
+    top = (size - side) // 2
+    out[top : top + side, top : top + side] = cv2.resize(base, (side, side), interpolation=cv2.INTER_AREA)
+    return out
 
 
 @cache
