@@ -60,8 +60,9 @@ def run_demo(out: Path, batches: int = 4, batch_size: int = 4, num_workers: int 
     t0 = time.perf_counter()
     ds = load_dataset("facevid-1k", "sample", split="train")
     built = time.perf_counter() - t0
-    clips = ClipDataset(ds, frames=16, fps=12.5, start="random", short="loop", seed=0)
+    clips = ClipDataset(ds, frames=16, fps=12.5, start="random", short="pad", seed=0)
     sampler = BalancedSampler(clips, "source", "equal", seed=0, num_samples=batches * batch_size)
+    plan_check = BalancedSampler(clips, "source", "equal", seed=0)  # one whole epoch, to show the balance
     collator = VideoCollator((128, 128), device="cpu", value_range=(0.0, 1.0), audio_window=2)
     loader = DataLoader(clips, batch_size=batch_size, sampler=sampler, collate_fn=collator, num_workers=num_workers)
     pulled: list[dict[str, Any]] = []
@@ -69,8 +70,9 @@ def run_demo(out: Path, batches: int = 4, batch_size: int = 4, num_workers: int 
     t1 = time.perf_counter()
     for batch in tqdm(loader, total=batches, desc="batches", unit="batch"):
         pulled.append(batch)
-        for src, dur in zip(batch["source"], batch["duration"].tolist(), strict=True):
-            seconds[src] += dur
+        delivered = batch["frame_mask"].sum(1).double() / batch["fps"]  # valid frames / fps: what training got
+        for src, sec in zip(batch["source"], delivered.tolist(), strict=True):
+            seconds[src] += sec
     elapsed = time.perf_counter() - t1
     first = pulled[0]
     sheet = contact_sheet(pulled, Path(out) / "contact_sheet.png")
@@ -81,7 +83,9 @@ def run_demo(out: Path, batches: int = 4, batch_size: int = 4, num_workers: int 
         "batch_shapes": {k: f"{tuple(v.shape)} {v.dtype}".replace("torch.", "") for k, v in first.items()
                          if isinstance(v, torch.Tensor)},
         "captions": first["caption"][:2],
-        "sampled_seconds_by_source": {k: round(v, 1) for k, v in sorted(seconds.items())},
+        "delivered_seconds_by_source": {k: round(v, 1) for k, v in sorted(seconds.items())},
+        "equal_mode_epoch_plan": {s.group: f"{s.share:.1%} of {s.seconds:.0f} s delivered, {s.windows} windows"
+                                  for s in plan_check.report(whole_epoch=True)},
         "clips_per_second": round(n_clips / elapsed, 2),
         "contact_sheet": str(sheet),
     }

@@ -37,7 +37,9 @@ def test_demo_runs_end_to_end_and_writes_a_contact_sheet_with_faces(tmp_path, mo
     assert result.exit_code == 0, result.output
     summary = json.loads(result.output[result.output.index("{") :])
     assert summary["batch_shapes"]["video"].startswith("(3, 16, 3, 128, 128)")
-    assert len(summary["sampled_seconds_by_source"]) >= 2
+    assert len(summary["delivered_seconds_by_source"]) >= 2
+    shares = [float(v.split("%")[0]) for v in summary["equal_mode_epoch_plan"].values()]
+    assert len(shares) == 3 and max(shares) - min(shares) < 2  # 1:1:1 by seconds delivered
     sheet = cv2.imread(summary["contact_sheet"])
     assert sheet is not None and sheet.shape[0] > 200
     cascade = cv2.CascadeClassifier(cv2.data.haarcascades + "haarcascade_frontalface_default.xml")
