@@ -5,6 +5,7 @@ Two processes (CPU): torchrun --nproc_per_node 2 examples/train.py --synthetic /
 Resume:              ... add --resume (continues mid-epoch from the checkpoint's global position, under
                      any number of processes: the epoch's order does not depend on the world size)
 On a built dataset:  python examples/train.py --dataset facevid-1k --config sample --column source
+Hallo/EMO-style inputs: ... --reference 1 --motion 2 --mel   (reference and motion frames, log-mel per frame)
 
 The model is a tiny 3D CNN that predicts each frame's audio loudness from the frames (an
 audio-visual toy task), enough to exercise the batches a talking-face model consumes.
@@ -26,19 +27,29 @@ from facevid_datasets.training import DEFAULT_FPS, BalancedSampler, ClipDataset,
 
 
 class TinyAVNet(nn.Module):
-    """Frames (B, T, C, H, W) -> per-frame audio loudness (B, T)."""
+    """Frames (B, T, C, H, W) -> per-frame audio loudness (B, T).
 
-    def __init__(self, width: int = 16):
+    Context frames (reference, motion) go in front of the window along time, as Hallo's ReferenceNet
+    and motion frames condition the window; log-mel frames, when given, are added per frame.
+    """
+
+    def __init__(self, width: int = 16, n_mels: int = 0):
         super().__init__()
         self.net = nn.Sequential(
             nn.Conv3d(3, width, (3, 5, 5), stride=(1, 2, 2), padding=(1, 2, 2)), nn.ReLU(),
             nn.Conv3d(width, width, (3, 3, 3), stride=(1, 2, 2), padding=1), nn.ReLU(),
             nn.AdaptiveAvgPool3d((None, 1, 1)),
         )
+        self.mel = nn.Linear(n_mels, width) if n_mels else None
         self.head = nn.Linear(width, 1)
 
-    def forward(self, video: torch.Tensor) -> torch.Tensor:
-        x = self.net(video.transpose(1, 2)).flatten(2).transpose(1, 2)  # (B, T, width)
+    def forward(self, video: torch.Tensor, context: torch.Tensor | None = None,
+                mel: torch.Tensor | None = None) -> torch.Tensor:
+        T = video.shape[1]
+        frames = video if context is None else torch.cat([context, video], dim=1)
+        x = self.net(frames.transpose(1, 2)).flatten(2).transpose(1, 2)[:, -T:]  # (B, T, width)
+        if self.mel is not None and mel is not None:
+            x = x + self.mel(mel.mean(2))  # (B, T, mels_per_frame, n_mels) -> per frame
         return self.head(x).squeeze(-1)
 
 
@@ -107,6 +118,9 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--resume", action="store_true")
     p.add_argument("--log-draws", help="append one JSON line per consumed clip (rank, epoch, position, clip)")
     p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--reference", type=int, default=0, help="reference frames of the clip outside the window")
+    p.add_argument("--motion", type=int, default=0, help="motion frames before the window (Hallo)")
+    p.add_argument("--mel", action="store_true", help="log-mel frames per video frame as an input")
     p.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
     args = p.parse_args(argv)
 
@@ -118,11 +132,12 @@ def main(argv: list[str] | None = None) -> None:
     torch.manual_seed(args.seed)
 
     data = load_records(args)
-    clips = ClipDataset(data, frames=args.frames, fps=args.fps, seed=args.seed)
+    clips = ClipDataset(data, frames=args.frames, fps=args.fps, seed=args.seed, reference=args.reference,
+                        motion=args.motion)
     sampler = BalancedSampler(clips, args.column, args.mode, seed=args.seed, batch_size=args.batch_size,
                               windows_per_visit=args.windows_per_visit)
-    collator = VideoCollator(args.size, device=device, audio_window=0)
-    model = TinyAVNet().to(device)
+    collator = VideoCollator(args.size, device=device, audio_window=0, mel=args.mel)
+    model = TinyAVNet(n_mels=80 if args.mel else 0).to(device)
     if dist.is_initialized():
         model = nn.parallel.DistributedDataParallel(model, device_ids=[device.index] if device.type == "cuda" else None)
     opt = torch.optim.AdamW(model.parameters(), lr=1e-3)
@@ -157,7 +172,9 @@ def main(argv: list[str] | None = None) -> None:
             spf = collator.samples_per_frame(float(batch["fps"][0]))
             T = batch["video"].shape[1]
             target = batch["audio"].reshape(len(batch["clip_id"]), T, spf).pow(2).mean(-1).sqrt().to(device)
-            loss = nn.functional.mse_loss(model(batch["video"]), target * 10)
+            context = [batch[k] for k in ("reference", "motion") if k in batch]
+            pred = model(batch["video"], torch.cat(context, dim=1) if context else None, batch.get("mel"))
+            loss = nn.functional.mse_loss(pred, target * 10)
             opt.zero_grad()
             loss.backward()
             opt.step()

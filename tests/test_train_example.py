@@ -62,3 +62,10 @@ def test_torchrun_two_ranks_stop_then_one_process_finishes_the_same_epoch(tmp_pa
     # the report counts the whole epoch, both parts
     windows = sum(int(line.split()[4]) for line in out.splitlines() if line.strip().startswith(("big", "small")))
     assert windows == len(draws)
+
+
+def test_torchrun_with_reference_motion_and_mel(tmp_path):
+    """Issue #12's training step: reference and motion frames and log-mel in the batch, under torchrun on CPU."""
+    out = torchrun(["--synthetic", str(tmp_path / "clips"), "--batch-size", "2", "--frames", "8", "--reference", "1",
+                    "--motion", "2", "--mel", "--max-steps", "2"], tmp_path)
+    assert "stopped at step 2" in out
