@@ -132,3 +132,22 @@ def test_audio_feature_hook_runs_per_window(sample):
     assert batch["audio_features"].shape == (2, 8, 3)
     energy = batch["audio"].reshape(2, 8, -1).pow(2).mean(-1)
     assert torch.corrcoef(torch.stack([batch["audio_features"][0, :, 0], energy[0]]))[0, 1] > 0.8
+
+
+def test_audio_free_and_audio_stages_sample_from_one_dataset(sample):
+    """EMO trains its first stage without audio (VFHQ) and later stages only on clips with audio."""
+    from facevid_datasets.training import BalancedSampler
+
+    clips = fvd.ClipDataset(sample, frames=8)
+    kinds = clips.column("audio_source")
+    silent = BalancedSampler(clips, "source", "natural", where={"audio_source": ["none"]}, seed=0)
+    voiced = BalancedSampler(clips, "source", "equal", where={"audio_source": ["video", "file"]}, seed=0)
+    silent_rows = [d.row for d in silent]
+    voiced_rows = [d.row for d in voiced]
+    assert silent_rows and {kinds[r] for r in silent_rows} == {"none"}
+    assert voiced_rows and {kinds[r] for r in voiced_rows} <= {"video", "file"}
+    assert {s.group for s in voiced.report(whole_epoch=True)} == {"facevid-1k", "celebv-hq"}
+    batch = _batch(clips, voiced_rows[:3], size=64)
+    assert batch["audio_mask"].all()
+    batch = _batch(clips, silent_rows[:3], size=64)
+    assert not batch["audio_mask"].any()
