@@ -2,10 +2,11 @@
 middle sampled frame of a kept or dropped row with its smoothed yaw / pitch, to check by eye.
 
     .venv/bin/python benchmarks/pose_sheets.py [--curated /tmp/facevid-bench-curation/curated]
-        [--only ../shared/real/dhfv-calibration] [--out /tmp/facevid-pose-sheets]
+        [--only ../shared/real/dhfv-calibration] [--out benchmarks/out/pose_sheets]
 
 Run `benchmarks/bench_curation.py` first (its curated folder holds the decisions). The sheets show
-licensed footage: they are written outside the repository and must not be published.
+licensed footage (non-commercial research, no redistribution): `benchmarks/out/` is git-ignored,
+and they must not be committed or published.
 """
 
 from __future__ import annotations
@@ -26,7 +27,7 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--curated", type=Path, default=Path("/tmp/facevid-bench-curation/curated"))
     ap.add_argument("--only", type=Path, default=REAL, help="only rows of videos in this folder")
-    ap.add_argument("--out", type=Path, default=Path("/tmp/facevid-pose-sheets"))
+    ap.add_argument("--out", type=Path, default=Path(__file__).resolve().parent / "out" / "pose_sheets")
     ap.add_argument("--per-row", type=int, default=6)
     args = ap.parse_args()
     import matplotlib

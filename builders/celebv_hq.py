@@ -10,7 +10,8 @@ With `sep_flag` true, `labels` is a list of `{"emotion", "start_sec", "end_sec"}
 Downloaded videos: `<data_dir>/videos/<ytb_id>.mp4`; a clip already cut by the official script
 (`<clip_id>.mp4`) is used as it is when the full video is absent.
 Official processing (done here with FFmpeg): grow the box by 0.02 per side, take the centred
-square of its shorter side, crop, cut `start_sec`-`end_sec`; no resize.
+square of its shorter side, crop, cut `start_sec`-`end_sec` (here frame-exact: the frames shown in
+[start_sec, end_sec), where the official `-ss/-to` can double or drop a boundary frame); no resize.
 Labels: appearance/action decoded with `meta_info`'s order (its capitalisation may differ) and
 mapped onto the DH-FaceVid-1K vocabulary (unknown names kept); gender from the CelebA `male` bit;
 emotion mapped; for `sep_flag` clips the emotion with the longest total duration is `emotion`

@@ -10,7 +10,8 @@ annotion_time,crop_wh,crop_ratio}.txt`, space separated:
   `Radio10_0.mp4 483 390 0 390`   crop box x w y h at the reference height (square)
   `Radio11_0.mp4 1.2`             crop ratio (undocumented; kept in `original`)
 Downloaded videos go in `<data_dir>/videos/<name>.mp4` (`Radio11.mp4`, or `WDA_AdamSchiff.mp4`).
-Official processing: cut the intervals, crop the box, resize to 512x512 (done here with FFmpeg).
+Official processing: cut the intervals, crop the box, resize to 512x512 (done here with FFmpeg;
+the cuts are frame-exact: the frames shown during each interval, none doubled or dropped).
 Known defects and what this builder does:
   - UTF-8 byte-order marks at the start of some files: ignored.
   - a video with no time stamps: one report row, no clip.

@@ -174,3 +174,18 @@ def test_epoch_report_counts_files_and_reasons():
     rep.add({"clip_id": ["c"], "errors": [], "replaced": torch.tensor([False])})
     assert (rep.batches, rep.clips, rep.replaced) == (2, 3, 1)
     assert rep.by_file["x.mp4"] == 1 and rep.by_reason["bad"] == 1 and "x.mp4: bad" in rep.summary()
+
+
+def test_worker_side_audio_matches_the_one_process_path(files):
+    """The CUDA path's split (workers: plans and audio via prepare; main: video) gives the same batch;
+    a clip whose audio fails in the worker is replaced in the main process."""
+    recs = [rec(files["good"], "a"), rec(files["good2"], "b"), rec(files["bad1"], "bad")]
+    ds = ClipDataset(recs, frames=6, seed=2)
+    col = VideoCollator(32, audio_window=2, replace=Replacer(ds), max_attempts=3)
+    prepared = col.prepare([ds[0], ds[1], ds[2]])
+    assert prepared[2].error is not None and str(files["bad1"]) in prepared[2].error["file"]
+    split = col(prepared)
+    whole = VideoCollator(32, audio_window=2)([ds[0], ds[1]])
+    assert torch.equal(split["video"][:2], whole["video"]) and torch.allclose(split["audio"][:2], whole["audio"])
+    assert torch.allclose(split["audio_windows"][:2], whole["audio_windows"])
+    assert split["replaced"].tolist() == [False, False, True] and split["clip_id"][2] in ("a", "b")

@@ -90,3 +90,21 @@ def test_a_killed_run_resumes_without_redoing_finished_copies(tmp_path):
     from facevid_datasets.media import decode_clip
 
     assert read_index(decode_clip(out[-1]["video"]["path"], [149], audio=False).frames[0]) == 149
+
+
+@pytest.mark.slow
+def test_ray_tasks_make_the_same_copies(tmp_path):
+    ray = pytest.importorskip("ray")
+    recs = _records(tmp_path, 2)
+    local = training_copies(recs, tmp_path / "local", short_side=64, gop=8, workers=1, progress=False)
+    ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False)
+    try:
+        report = CopyReport()
+        distributed = training_copies(recs, tmp_path / "ray", short_side=64, gop=8, ray_address="local",
+                                      progress=False, report=report)
+    finally:
+        ray.shutdown()
+    assert report.copied == 2 and not report.failed
+    for a, b in zip(local, distributed, strict=True):
+        assert Path(a["video"]["path"]).name == Path(b["video"]["path"]).name
+        assert probe(b["video"]["path"]).num_frames == probe(a["video"]["path"]).num_frames
