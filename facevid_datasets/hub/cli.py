@@ -50,20 +50,25 @@ def register(app: typer.Typer) -> None:
         cache_dir: str = typer.Option(None, help="datasets cache folder"),
         max_shard_size: str = typer.Option("500MB", help="Target size of one Parquet shard (500MB = 500*10^6 B)"),
         num_shards: int = typer.Option(None, help="Shards per split (default: by size, at least 16 when rows allow)"),
+        fmt: str = typer.Option("parquet", "--format", help="parquet (typed, Hub-ready), webdataset (tar shards "
+                                "of mp4 + json) or litdata (LitData chunks)"),
     ) -> None:
-        """Write a built dataset as Hub-ready Parquet shards (videos embedded) with its card and configs."""
+        """Write a built dataset as Parquet (typed, Hub-ready), WebDataset or LitData shards, videos embedded."""
         from .export import export_dataset
 
         kwargs = {"repo_id": repo_id} if repo_id else {}
         try:
             res = export_dataset(name, out, config=config, data_dir=data_dir, token=token, cache_dir=cache_dir,
-                                 max_shard_size=max_shard_size, num_shards=num_shards, **kwargs)  # fmt: skip
-        except (FaceVidError, KeyError) as e:
+                                 max_shard_size=max_shard_size, num_shards=num_shards, fmt=fmt, **kwargs)  # fmt: skip
+        except (FaceVidError, KeyError, ValueError) as e:
             typer.echo(str(e).strip("'\""), err=True)
             raise typer.Exit(1) from None
         for cid, path in res.outside:
             typer.echo(f"left out {cid}: {path} lies outside the release folder", err=True)
         for split, paths in res.shards.items():
             typer.echo(f"{split}: {res.rows[split]} rows in {len(paths)} shard(s)")
-        typer.echo(f"card: {res.card}\nload with: datasets.load_dataset({str(res.out)!r})")
+        if fmt == "litdata":
+            typer.echo(f"read with: litdata.StreamingDataset({str(res.out / 'litdata' / res.config / '<split>')!r})")
+        else:
+            typer.echo(f"card: {res.card}\nload with: datasets.load_dataset({str(res.out)!r})")
         typer.echo("Check the dataset's licence before uploading: several forbid redistribution.")

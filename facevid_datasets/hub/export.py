@@ -123,13 +123,14 @@ def _media_bytes(ds: datasets.Dataset) -> int:
     return total
 
 
-def card_for(name: str, config: str, splits: list[str]) -> DatasetCard:
+def card_for(name: str, config: str, splits: list[str], fmt: str = "parquet") -> DatasetCard:
     """The dataset's card from `dataset_cards/<name>.md` with `configs:` pointing at the exported shards."""
+    pattern = "data/{config}/{split}-*.parquet" if fmt == "parquet" else "webdataset/{config}/{split}-*.tar"
     configs = [
         {
             "config_name": config,
             "default": True,
-            "data_files": [{"split": s, "path": f"data/{config}/{s}-*.parquet"} for s in splits],
+            "data_files": [{"split": s, "path": pattern.format(config=config, split=s)} for s in splits],
         }
     ]
     src = Path(str(files("facevid_datasets.dataset_cards") / f"{name}.md"))
@@ -172,15 +173,24 @@ def export_dataset(
     cache_dir: str | None = None,
     max_shard_size: str | int = "500MB",
     num_shards: int | None = None,
+    fmt: str = "parquet",
+    progress: bool = True,
     **config_kwargs: Any,
 ) -> ExportResult:
     """Build dataset `name` (config `config`) and write it to `out` as Parquet shards plus README.md.
+
+    `fmt="webdataset"` writes tar shards (`webdataset/<config>/<split>-*.tar`, mp4 + json per clip; the
+    card's `configs:` point at them) and `fmt="litdata"` LitData chunks (`litdata/<config>/<split>/`),
+    for trainers that stream from object storage (see `hub.stream_formats`).
 
     Only media inside the release folder (or the build's own clip cache) are embedded: a row whose
     file lies elsewhere is left out and listed in `ExportResult.outside`.
     """
     from ..loading import load_builder
+    from .stream_formats import FORMATS, write_litdata, write_webdataset_shards
 
+    if fmt not in FORMATS:
+        raise ValueError(f"format {fmt!r}: use one of {', '.join(FORMATS)}")
     builder = load_builder(name, config, data_dir=data_dir, token=token, cache_dir=cache_dir, **config_kwargs)
     builder.download_and_prepare()
     dsd = builder.as_dataset()
@@ -191,11 +201,20 @@ def export_dataset(
     for split, ds in dsd.items():
         ds, outside = contained(ds, roots)
         res.outside += outside
-        for old in (out / "data" / res.config).glob(f"{split}-*.parquet"):
-            old.unlink()
-        res.shards[split] = write_parquet_shards(ds, out / "data" / res.config, split, limit, num_shards)
         res.rows[split] = len(ds)
-    card = card_for(builder.NAME, res.config, list(dsd))
-    res.card = out / "README.md"
-    card.save(res.card)
+        if fmt == "litdata":
+            res.shards[split] = [write_litdata(ds, out / "litdata" / res.config, split, limit, progress)]
+            continue
+        folder = out / ("data" if fmt == "parquet" else fmt) / res.config
+        for old in folder.glob(f"{split}-*.{'parquet' if fmt == 'parquet' else 'tar'}"):
+            old.unlink()
+        if fmt == "parquet":
+            res.shards[split] = write_parquet_shards(ds, folder, split, limit, num_shards)
+        else:
+            n = shard_count(len(ds), _media_bytes(ds) + ds.data.nbytes, limit, num_shards)
+            res.shards[split] = write_webdataset_shards(ds, folder, split, n, progress)
+    if fmt != "litdata":  # a card whose configs: point at the shards, so plain datasets.load_dataset reads them
+        card = card_for(builder.NAME, res.config, list(dsd), fmt)
+        res.card = out / "README.md"
+        card.save(res.card)
     return res

@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import io
 import json
-import math
 import os
 import re
 import tarfile
@@ -197,8 +196,3 @@ def _litdata_records(ranges: list[tuple[str, int, int]]) -> Iterator[dict[str, A
         for i in range(start, min(stop, len(ds))):
             yield record_of(ds[i])
 
-
-def shards_for(rows: int, media_bytes: int, max_shard_size: int, min_shards: int = 16) -> int:
-    """Shard count: by size, and at least `min_shards` (ranks x DataLoader workers split by shard) when rows allow."""
-    by_size = max(1, math.ceil(media_bytes / max(1, max_shard_size)))
-    return max(1, min(rows, max(by_size, min_shards)))
