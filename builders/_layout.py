@@ -21,8 +21,9 @@ import datasets
 import pyarrow as pa
 
 from facevid_datasets.builder import FaceVidBuilder, FaceVidConfig
-from facevid_datasets.deletions import Withholder, builder_deletions
 from facevid_datasets.errors import AnnotationError, DatasetNotFound, MediaError
+from facevid_datasets.licence.deletions import Withholder, builder_deletions
+from facevid_datasets.licence.terms import announce_terms
 from facevid_datasets.media.probe_cache import ProbeCache
 from facevid_datasets.raw import (
     ReleaseIndex,
@@ -35,7 +36,6 @@ from facevid_datasets.raw import (
     split_counts,
 )
 from facevid_datasets.schema import FEATURES
-from facevid_datasets.terms import announce_terms
 
 logger = logging.getLogger(__name__)
 

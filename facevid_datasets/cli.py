@@ -20,7 +20,7 @@ LAZY_COMMANDS: dict[str, tuple[str, str]] = {
     "curate": ("facevid_datasets.curation.cli", "Measure every clip and decide keep/drop with reasons."),
     "download": ("facevid_datasets.hub.cli", "Download a dataset's files from its gated Hub repo, verified."),
     "export": ("facevid_datasets.hub.cli", "Write a built dataset as Parquet, WebDataset or LitData shards."),
-    "forget": ("facevid_datasets.forget_cli", "Remove clips named in a deletion list from every copy made of them."),
+    "forget": ("facevid_datasets.licence.cli", "Remove clips named in a deletion list from every copy made of them."),
     "stats": ("facevid_datasets.stats_cli", "Print the paper's distributions; write plots and a JSON summary."),
     "training-copies": ("facevid_datasets.training.cli", "Re-encode a split with short GOPs for fast random clips."),
 }
@@ -88,7 +88,7 @@ def info(name: str, config: str = typer.Option(None, help="Config name (default:
     typer.echo(f"configs:  {', '.join(c.name for c in cls.BUILDER_CONFIGS)}")
     if cls.ACCESS:
         typer.echo(f"access:   {cls.ACCESS}")
-    typer.echo("\n" + importlib.import_module("facevid_datasets.terms").licence_summary(cls.NAME))
+    typer.echo("\n" + importlib.import_module("facevid_datasets.licence.terms").licence_summary(cls.NAME))
     doc = (importlib.import_module(cls.__module__).__doc__ or "").strip()
     if doc:
         typer.echo("\n" + doc)

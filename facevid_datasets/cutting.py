@@ -20,8 +20,8 @@ from typing import Any
 import datasets
 
 from .builder import FaceVidBuilder, FaceVidConfig
-from .deletions import Withholder, builder_deletions
 from .errors import AnnotationError, DatasetNotFound, MediaError
+from .licence.deletions import Withholder, builder_deletions
 from .media.ffmpeg import cut_clip
 from .media.probe import VideoInfo, probe
 from .release import VIDEO_EXTENSIONS

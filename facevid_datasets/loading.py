@@ -60,7 +60,7 @@ def load_dataset(
             cache_dir=cache_dir, num_proc=num_proc, download_mode=download_mode,
             verification_mode=verification_mode, keep_in_memory=keep_in_memory, **config_kwargs,
         )  # fmt: skip
-    from .deletions import apply_shipped_deletions
+    from .licence.deletions import apply_shipped_deletions
 
     builder = load_builder(path, name, data_dir=data_dir, token=token, cache_dir=cache_dir, **config_kwargs)
     if streaming:

@@ -3,7 +3,6 @@ the Hub list, and the licence terms shown once per release folder."""
 
 from __future__ import annotations
 
-import inspect
 import json
 from pathlib import Path
 
@@ -12,8 +11,7 @@ import pytest
 from typer.testing import CliRunner
 
 import facevid_datasets as fd
-from facevid_datasets import loading
-from facevid_datasets.deletions import (
+from facevid_datasets.licence.deletions import (
     WITHHELD,
     DeletionList,
     DeletionListError,
@@ -28,9 +26,9 @@ from facevid_datasets.deletions import (
     video_ids_of,
     withheld,
 )
+from facevid_datasets.licence.terms import announce_terms, licence_summary, terms_notice_once
 from facevid_datasets.loading import load_builder
 from facevid_datasets.report import BuildReport
-from facevid_datasets.terms import announce_terms, licence_summary, terms_notice_once
 from facevid_datasets.testing import make_index_video
 
 # -- parsing ------------------------------------------------------------------------------------------
@@ -163,13 +161,8 @@ def test_shipped_list_filters_an_older_cache(tmp_path):
     assert [r["clip_id"] for r in stream] == ["000681"]
 
 
-WIRED = "deletions" in inspect.getsource(loading)
-
-
-@pytest.mark.skipif(not WIRED, reason="wired at merge: load_dataset must call deletions.apply_shipped_deletions "
-                    "and the release builder deletions.Withholder (see the forget branch's report)")  # fmt: skip
 def test_load_dataset_applies_shipped_list_on_every_build(tmp_path):
-    """End to end, expecting the merge wiring: a shipped deletions.txt withholds its clips on the next
+    """End to end: a shipped deletions.txt withholds its clips on the next
     `load_dataset`, whether the cache is older than the list or built fresh (then they are not built)."""
     root = _release(tmp_path / "rel")
     cache = tmp_path / "cache"
@@ -249,7 +242,7 @@ def _hdtf_release(root: Path) -> Path:
 
 
 def test_forget_a_source_video_of_a_cutting_builder(tmp_path):
-    from facevid_datasets.forget import forget
+    from facevid_datasets.licence.forget import forget
 
     root, cache = _hdtf_release(tmp_path / "hdtf"), tmp_path / "cache"
     ds = fd.load_dataset("hdtf", data_dir=str(root), cache_dir=str(cache))
@@ -264,9 +257,6 @@ def test_forget_a_source_video_of_a_cutting_builder(tmp_path):
     assert forget("hdtf", ["Radio1"], cache_dir=cache, check=True).present == []
 
 
-@pytest.mark.skipif(
-    not WIRED, reason="wired at merge: the cutting builders' plans must go through deletions.Withholder"
-)
 def test_shipped_list_withholds_clips_of_a_cutting_builder(tmp_path):
     root, cache = _hdtf_release(tmp_path / "hdtf"), tmp_path / "cache"
     (root / "deletions.txt").write_text("Radio1\n")
@@ -277,7 +267,6 @@ def test_shipped_list_withholds_clips_of_a_cutting_builder(tmp_path):
     assert sorted((r.clip_id, r.status) for r in rows) == [("Radio1_0", WITHHELD), ("Radio1_1", WITHHELD)]
 
 
-@pytest.mark.skipif(not WIRED, reason="wired at merge: the release builder calls terms.announce_terms")
 def test_first_build_from_a_folder_prints_the_terms_once(tmp_path, capfd):
     root = _release(tmp_path / "rel")
     fd.load_dataset("facevid-1k", "all", data_dir=str(root), cache_dir=str(tmp_path / "c"), split="train")

@@ -17,7 +17,7 @@ import pytest
 from typer.testing import CliRunner
 
 import facevid_datasets as fd
-from facevid_datasets.forget import forget
+from facevid_datasets.licence.forget import forget
 from facevid_datasets.testing import make_index_video
 
 SAMPLE = Path(fd.__file__).parent / "sample_data"
@@ -114,7 +114,7 @@ def test_no_trace_left_in_any_artifact(world):
     tmp, res = world["tmp"], world["result"]
     assert world["before"]["kept"], "the lenient curation keeps clips, so kept records and keypoints exist"
     assert BY_CLIP in world["before"]["kept"]
-    from facevid_datasets.deletions import forgotten_list
+    from facevid_datasets.licence.deletions import forgotten_list
 
     remembered = forgotten_list(world["cache"], "facevid-1k")  # the ids themselves, so rebuilds withhold them
     skip = {res.audit_log.resolve(), world["ids"].resolve(), remembered.resolve()}
@@ -155,7 +155,7 @@ def test_every_other_clip_is_intact(world):
 
 
 def test_later_builds_with_this_cache_withhold_the_forgotten_ids(world):
-    from facevid_datasets.deletions import builder_deletions
+    from facevid_datasets.licence.deletions import builder_deletions
     from facevid_datasets.loading import load_builder
 
     builder = load_builder("facevid-1k", "all", data_dir=str(world["root"]), cache_dir=str(world["cache"]))

@@ -533,7 +533,7 @@ class ClipDataset(Dataset):
 
     def _withhold(self, data: Any, deletions: Any) -> None:
         """Leave out the rows a deletion list covers (plan-time guard over an older cache or export)."""
-        from ..deletions import DeletionList, covered_rows
+        from ..licence.deletions import DeletionList, covered_rows
 
         dl = deletions if isinstance(deletions, DeletionList) else DeletionList.from_file(deletions)
         covered = covered_rows(data, dl)

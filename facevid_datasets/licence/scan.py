@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from .deletions import LIST_NAME, DeletionList
-from .forget_files import (
+from .files import (
     PATH_KEYS,
     TableWriter,
     arrow_batches,

@@ -41,7 +41,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from .deletions import DeletionList, forgotten_list
-from .forget_scan import Change, CopyScan
+from .scan import Change, CopyScan
 
 
 @dataclass
@@ -126,7 +126,7 @@ def forget(
     folder itself (metadata rows, videos, side files). `check=True` changes nothing and reports
     every copy still present.
     """
-    from .builders import BUILDERS, builder_class
+    from ..builders import BUILDERS, builder_class
 
     name = builder_class(name).NAME  # a clear KeyError for an unknown dataset
     deletions = DeletionList.of(ids)

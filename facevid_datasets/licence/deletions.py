@@ -33,12 +33,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from .errors import FaceVidError
+from ..errors import FaceVidError
 
 if TYPE_CHECKING:
     import datasets
 
-    from .report import BuildReport
+    from ..report import BuildReport
 
 logger = logging.getLogger(__name__)
 
@@ -273,7 +273,7 @@ def hub_deletions(
         RepositoryNotFoundError,
     )
 
-    from .hub import endpoint_url
+    from ..hub import endpoint_url
 
     local = Path(local_dir)
     kwargs = dict(repo_type="dataset", revision=revision, local_dir=local, token=token, endpoint=endpoint_url())
@@ -364,7 +364,7 @@ def builder_deletions(builder: Any, root: str | Path | None = None) -> DeletionL
             root = builder.SAMPLE_DIR
     repo_id = None
     if not cfg.data_dir and cfg.name != "sample":
-        from .hub import hub_repo
+        from ..hub import hub_repo
 
         repo_id = hub_repo(builder.NAME, getattr(cfg, "hub_repo", None) or getattr(builder, "repo_id", None))
     hub_dir = None
