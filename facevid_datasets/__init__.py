@@ -9,8 +9,9 @@ the `facevid` command start without torch; the training names bring torch in whe
 
 from __future__ import annotations
 
-import importlib
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
+
+from ._lazy import lazy_attributes
 
 __version__ = "0.1.0"
 
@@ -45,15 +46,4 @@ if TYPE_CHECKING:
     from .training import BalancedSampler, ClipDataset, VideoCollator, clip_loader, training_copies
 
 
-def __getattr__(name: str) -> Any:
-    """Import the module defining public `name` on first access (PEP 562)."""
-    module = _LAZY.get(name)
-    if module is None:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    value = getattr(importlib.import_module(module, __name__), name)
-    globals()[name] = value
-    return value
-
-
-def __dir__() -> list[str]:
-    return sorted(set(globals()) | set(_LAZY))
+__getattr__, __dir__ = lazy_attributes(__name__, _LAZY, globals())

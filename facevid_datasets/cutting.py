@@ -24,7 +24,7 @@ from .errors import AnnotationError, DatasetNotFound, MediaError
 from .licence.deletions import Withholder, builder_deletions
 from .media.ffmpeg import cut_clip
 from .media.probe import VideoInfo, probe
-from .release import VIDEO_EXTENSIONS
+from .raw import VIDEO_EXTENSIONS
 from .schema import ATTRIBUTES, SPLITS, empty_record
 
 logger = logging.getLogger(__name__)

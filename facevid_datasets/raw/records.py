@@ -71,6 +71,18 @@ def _keypoints(path: str, n: int | None, notes: list[str]) -> np.ndarray | None:
     return pts
 
 
+def _head_pose(path: str, n: int | None, notes: list[str]) -> np.ndarray | None:
+    """Per-frame (yaw, pitch, roll) (n, 3); None with a note when any angle is NaN/inf."""
+    ang = load_side_array(path, "head pose")
+    if ang.ndim != 2 or ang.shape[1] != 3 or (n is not None and ang.shape[0] != n):
+        raise AnnotationError(path, None, f"head pose shape {ang.shape} does not fit {n} frames x 3")
+    ang = ang.astype(np.float32)
+    if not np.isfinite(ang).all():
+        notes.append(f"{path}: head pose angles hold NaN/inf; angles left empty")
+        return None
+    return ang
+
+
 def _face_boxes(path: str, n: int | None, notes: list[str]) -> np.ndarray | None:
     """Per-frame boxes (n, 5) x0, y0, x1, y1, confidence from a (n, 4) or (n, 5) side array; NaN rows: no face."""
     boxes = load_side_array(path, "face boxes")
@@ -155,44 +167,32 @@ def make_record(
         return None
 
     n = rec["num_frames"]
-    kp_path = side_file("keypoints", (".npy",))
-    if kp_path is not None:
+
+    def read_side(kind: str, what: str, reader: Any) -> np.ndarray | None:
+        """A side array through `reader`, or None: absent, or unusable (then a note says why)."""
+        path = side_file(kind, (".npy",))
+        if path is None:
+            return None
         try:
-            pts = _keypoints(kp_path, n, notes)
+            return reader(path, n, notes)
         except AnnotationError as e:
-            notes.append(f"{e}; keypoints left empty")
-            pts = None
-        if pts is not None:
-            kp_meta = meta.get("keypoints") or {}
-            fmt = kp_meta.get("format") if isinstance(kp_meta, dict) else None
-            rec["keypoints"] = {"format": str(fmt or meta.get("keypoints_format") or f"points{pts.shape[1]}"),
-                                "points": pts.tolist()}  # fmt: skip
-    pose_path = side_file("head_pose", (".npy",))
-    if pose_path is not None:
-        try:
-            ang = load_side_array(pose_path, "head pose")
-            if ang.ndim != 2 or ang.shape[1] != 3 or (n is not None and ang.shape[0] != n):
-                raise AnnotationError(pose_path, None, f"head pose shape {ang.shape} does not fit {n} frames x 3")
-        except AnnotationError as e:
-            notes.append(f"{e}; head pose angles left empty")
-            ang = None
-        if ang is None:
-            pass
-        elif not np.isfinite(ang.astype(np.float32)).all():
-            notes.append(f"{pose_path}: head pose angles hold NaN/inf; angles left empty")
-        else:
-            for j, k in enumerate(("yaw", "pitch", "roll")):
-                rec["head_pose"][k] = ang[:, j].astype(np.float32).tolist()
-    boxes_path = side_file("face_boxes", (".npy",))
-    if boxes_path is not None:
-        try:
-            boxes = _face_boxes(boxes_path, n, notes)
-        except AnnotationError as e:
-            notes.append(f"{e}; face boxes left empty")
-            boxes = None
-        if boxes is not None:
-            fb_meta = meta.get("face_boxes") if isinstance(meta.get("face_boxes"), dict) else {}
-            rec["face_boxes"] = {"detector": str(fb_meta.get("detector") or "release"), "boxes": boxes.tolist()}
+            notes.append(f"{e}; {what} left empty")
+            return None
+
+    pts = read_side("keypoints", "keypoints", _keypoints)
+    if pts is not None:
+        kp_meta = meta.get("keypoints") or {}
+        fmt = kp_meta.get("format") if isinstance(kp_meta, dict) else None
+        rec["keypoints"] = {"format": str(fmt or meta.get("keypoints_format") or f"points{pts.shape[1]}"),
+                            "points": pts.tolist()}  # fmt: skip
+    ang = read_side("head_pose", "head pose angles", _head_pose)
+    if ang is not None:
+        for j, k in enumerate(("yaw", "pitch", "roll")):
+            rec["head_pose"][k] = ang[:, j].tolist()
+    boxes = read_side("face_boxes", "face boxes", _face_boxes)
+    if boxes is not None:
+        fb_meta = meta.get("face_boxes") if isinstance(meta.get("face_boxes"), dict) else {}
+        rec["face_boxes"] = {"detector": str(fb_meta.get("detector") or "release"), "boxes": boxes.tolist()}
     audio_rel = meta.get("audio")
     if isinstance(audio_rel, dict):
         audio_rel = audio_rel.get("path")

@@ -8,8 +8,9 @@ first use, so planning in a worker does not load torchvision.
 
 from __future__ import annotations
 
-import importlib
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
+
+from .._lazy import lazy_attributes
 
 _LAZY = {
     "VideoCollator": ".collate",
@@ -54,15 +55,4 @@ if TYPE_CHECKING:
     from .store import training_copies
 
 
-def __getattr__(name: str) -> Any:
-    """Import the module defining public `name` on first access (PEP 562)."""
-    module = _LAZY.get(name)
-    if module is None:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    value = getattr(importlib.import_module(module, __name__), name)
-    globals()[name] = value
-    return value
-
-
-def __dir__() -> list[str]:
-    return sorted(set(globals()) | set(_LAZY))
+__getattr__, __dir__ = lazy_attributes(__name__, _LAZY, globals())
