@@ -64,3 +64,30 @@ def test_resume_continues_with_the_same_batches():
     resumed.load_state_dict(state)
     rest = [list(map(tuple, b)) for b in resumed]
     assert seen + rest == full
+
+
+def test_collator_outputs_each_batch_at_its_bucket(tmp_path):
+    import torch
+
+    import facevid_datasets as fvd
+    from facevid_datasets.testing import make_index_video
+    from facevid_datasets.training import VideoCollator
+
+    recs = []
+    for i, (w, h) in enumerate([(128, 72), (72, 128), (96, 96), (128, 72)]):
+        path = make_index_video(tmp_path / f"v{i}.mp4", num_frames=20, fps=25, size=(h, w), audio=False)
+        recs.append({"clip_id": f"v{i}", "video": {"path": str(path), "bytes": None}, "fps": 25.0, "num_frames": 20,
+                     "duration": 0.8, "width": w, "height": h, "audio_source": "none", "source": "s"})
+    clips = fvd.ClipDataset(recs, frames=4)
+    buckets = aspect_buckets(64 * 64)
+    sampler = BucketBatchSampler(BalancedSampler(clips, "source", "natural", seed=0),
+                                 [(r["width"], r["height"]) for r in recs], buckets, batch_size=2)
+    col = VideoCollator(buckets, dtype=torch.uint8)
+    shapes = set()
+    for batch_draws in sampler:
+        batch = col([clips[d] for d in batch_draws])
+        assert tuple(batch["video"].shape[-2:]) == sampler.size_for(batch_draws)
+        shapes.add(tuple(batch["video"].shape[-2:]))
+    assert shapes == {(48, 80), (80, 48), (64, 64)}
+    with pytest.raises(ValueError, match="different size buckets"):
+        col([clips[0], clips[1]])

@@ -31,6 +31,7 @@ from ..media.decode import TorchcodecReader, check_device
 from .audio import frame_audio, samples_per_frame
 from .audio_features import FeatureModel, LogMel
 from .batch import ClipTensors, stack_batch
+from .buckets import bucket_of
 from .conditions import SpeedBuckets
 from .extras import BatchExtras, indices_with_context, stack_context
 from .geometry import FACE_MARGIN, Fit, face_extent, fit_frames, fit_with_map, to_dtype
@@ -64,9 +65,10 @@ def _failure(plan: ClipPlan, error: BaseException, attempt: int) -> dict[str, An
 class VideoCollator:
     """Turns a list of `ClipPlan`s into a batch dict of fixed-shape tensors on `device`.
 
-    `size`: output (H, W) or one int for squares; `fit` "crop" (fill, crop around the face from the
-    keypoints, else the centre) or "pad" (letterbox, nothing cut). `dtype` and `value_range` set
-    the video's type and range (uint8 keeps 0..255). Audio is mono at `sample_rate`, cut per
+    `size`: output (H, W), one int for squares, or a list of (H, W) aspect-ratio buckets (each clip
+    goes to the closest; batch with `BucketBatchSampler` so a batch is one bucket); `fit` "crop"
+    (fill, crop around the face from the keypoints, else the centre) or "pad" (letterbox, nothing
+    cut). `dtype` and `value_range` set the video's type and range (uint8 keeps 0..255). Audio is mono at `sample_rate`, cut per
     output frame; `audio_window` k adds each frame's +-k frame window; clips of different output
     fps share a batch (audio padded to the longest, `samples_per_frame` per clip).
     `one_pass`: windows of one file in a batch are decoded in one forward pass; `reader_cache`
@@ -87,7 +89,7 @@ class VideoCollator:
 
     def __init__(
         self,
-        size: int | tuple[int, int] = 512,
+        size: int | tuple[int, int] | list[tuple[int, int]] = 512,
         *,
         device: str | torch.device = "cpu",
         dtype: torch.dtype = torch.float32,
@@ -112,7 +114,11 @@ class VideoCollator:
         audio_features: FeatureModel | None = None,
     ):
         check_device(device, "VideoCollator")
-        self.size = (size, size) if isinstance(size, int) else (int(size[0]), int(size[1]))
+        self.buckets = [(int(h), int(w)) for h, w in size] if isinstance(size, list) else None
+        if self.buckets is not None and not self.buckets:
+            raise ValueError("size=[]: give at least one (height, width) bucket")
+        one = self.buckets[0] if self.buckets else size
+        self.size = (one, one) if isinstance(one, int) else (int(one[0]), int(one[1]))
         self.device = torch.device(device)
         cuda = self.device.type == "cuda"
         if cuda and backend != "torchcodec":
@@ -237,7 +243,13 @@ class VideoCollator:
     # --- the rest of a clip ---------------------------------------------------------------------
     def transform(self, plan: ClipPlan, frames: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor | None]:
         """Resize/crop the frames to the output size and move keypoints into output pixels."""
-        return fit_frames(plan, frames, self.size, self.fit, self.face_margin)
+        return fit_frames(plan, frames, self.size_for(plan), self.fit, self.face_margin)
+
+    def size_for(self, plan: ClipPlan) -> tuple[int, int]:
+        """The output (height, width) of `plan`: the fixed size, or its aspect-ratio bucket."""
+        if self.buckets is None:
+            return self.size
+        return self.buckets[bucket_of(plan.width, plan.height, self.buckets)]
 
     def _context(self, plan: ClipPlan, frames: torch.Tensor) -> dict[str, tuple[torch.Tensor, Any, torch.Tensor]]:
         """Motion and reference frames (decoded after the window), fitted like it: (frames, keypoints, mask)."""
@@ -253,9 +265,10 @@ class VideoCollator:
                                times=fs.times, valid=fs.valid, fps=plan.fps, source_fps=plan.source_fps,
                                width=fs.width, height=fs.height, keypoints=fs.keypoints)
                 raw, _ = self.decode_frames(own)
-                fitted, omap = fit_with_map(own, raw, self.size, self.fit, self.face_margin)
+                fitted, omap = fit_with_map(own, raw, self.size_for(plan), self.fit, self.face_margin)
             else:
-                fitted, omap = fit_with_map(plan, frames[at : at + n], self.size, self.fit, self.face_margin)
+                fitted, omap = fit_with_map(plan, frames[at : at + n], self.size_for(plan), self.fit,
+                                            self.face_margin)
                 at += n
             fitted = to_dtype(fitted, self.dtype, self.value_range)
             valid = torch.as_tensor(fs.valid)
@@ -278,7 +291,7 @@ class VideoCollator:
         T = len(plan.indices)
         context = self._context(plan, frames) if plan.motion is not None or plan.reference is not None else None
         frames, pts = frames[:T], pts[:T]
-        video, omap = fit_with_map(plan, frames, self.size, self.fit, self.face_margin)
+        video, omap = fit_with_map(plan, frames, self.size_for(plan), self.fit, self.face_margin)
         kp = None if plan.keypoints is None else torch.from_numpy(omap.points(plan.keypoints))
         video = to_dtype(video, self.dtype, self.value_range)
         if prepared is not None:
@@ -372,6 +385,9 @@ class VideoCollator:
         return batch
 
     def _stack(self, items: list[ClipTensors]) -> dict[str, Any]:
+        if self.buckets is not None and len({self.size_for(d.plan) for d in items}) > 1:
+            raise ValueError("clips of one batch fall in different size buckets: batch them with "
+                             "BucketBatchSampler(sampler, sizes, buckets, batch_size) over the same buckets")
         batch = stack_batch(items, device=self.device, audio=self.audio, sample_rate=self.sample_rate,
                             audio_window=self.audio_window)
         dev, T, K = self.device, batch["video"].shape[1], batch["keypoints"].shape[2]
@@ -379,7 +395,7 @@ class VideoCollator:
         for name in ("motion", "reference"):
             if items[0].context and name in items[0].context:
                 batch.update(stack_context(name, [d.context[name] for d in items if d.context], K, dev))
-        batch.update(self.extras.stack(items, self.size, dev))
+        batch.update(self.extras.stack(items, self.size_for(items[0].plan), dev))
         if self.audio and (self.extras.mel is not None or self.extras.audio_features is not None):
             spfs = [int(v) for v in batch["samples_per_frame"]]
             batch.update(self.extras.audio_keys(batch["audio"], spfs, T, self.sample_rate))
