@@ -69,8 +69,9 @@ class VideoCollator:
     goes to the closest; batch with `BucketBatchSampler` so a batch is one bucket); `fit` "crop"
     (fill, crop around the face from the keypoints, else the centre) or "pad" (letterbox, nothing
     cut). `dtype` and `value_range` set the video's type and range (uint8 keeps 0..255). Audio is
-    mono at `sample_rate`, cut per output frame; `audio_window` k adds each frame's +-k frame window; clips of different output
-    fps share a batch (audio padded to the longest, `samples_per_frame` per clip).
+    mono at `sample_rate`, cut per output frame; `audio_window` k adds each frame's +-k frame
+    window; clips of different output fps share a batch (audio padded to the longest,
+    `samples_per_frame` per clip).
     `one_pass`: windows of one file in a batch are decoded in one forward pass; `reader_cache`
     decoders stay open per process (default 4 on CPU, 8 on CUDA); `decode_sessions` files are
     decoded at once (default 1 on CPU, where DataLoader workers give the parallelism, and 7 on CUDA,
