@@ -205,8 +205,12 @@ def run_one(method: str, name: str, cache: Path, args: argparse.Namespace) -> di
 
         vl = decord.VideoLoader([r["video"]["path"] for r in recs], ctx=[decord.cpu(0)], shape=(FRAMES, SIZE, SIZE, 3),
                                 interval=0, skip=0, shuffle=1)
-        for _ in range(len(windows)):
-            frames, _ = vl.next()
+        while count < len(windows):
+            try:
+                frames, _ = vl.next()
+            except StopIteration:  # every file read through: start another pass
+                vl.reset()
+                continue
             count += 1 if frames.shape[0] == FRAMES else 0
     elif method in BASELINES or method == "tc_new_copy":
         base = "tc_new" if method == "tc_new_copy" else method

@@ -13,6 +13,9 @@ their frames), pay that run-up once. How much they share depends on where they l
 
 Diversity cost: a visit puts k windows of one clip in one batch ("consecutive" makes them
 adjacent stretches). `windows_per_visit` (k) is the knob; k = 1 is plain random access.
+Measured by `benchmarks/bench_loader.py` (2 workers, k = 4, batches of 8, 20-24 s x264 files):
+"consecutive" loads 2.1x as many clips per second as one window per visit at 512 px and 1080p,
+"independent" 1.2-1.4x.
 """
 
 from __future__ import annotations
