@@ -133,3 +133,30 @@ def test_nvdec_sessions_and_concurrent_batches_match_the_cpu_path(long_gop):
         assert (a["video"] - b["video"].cpu()).abs().mean() < 0.03
         assert torch.allclose(a["audio"], b["audio"].cpu(), atol=1e-4)
         assert [read_index(f) for f in b["video"][0]] == a["indices"][0].tolist()
+
+
+def test_sampler_visits_tile_consecutive_windows_with_uniform_starts():
+    """BalancedSampler(windows_per_visit=k) + ClipDataset: a visit's k windows tile one stretch of the clip
+    (one keyframe run-up), and over many visits every start position is equally likely."""
+    from scipy.stats import chisquare
+
+    from facevid_datasets.training import BalancedSampler, ClipDataset
+
+    recs = [{"clip_id": f"c{i}", "video": {"path": f"/x/c{i}.mp4", "bytes": None}, "fps": 25.0, "num_frames": 100,
+             "duration": 4.0, "source": "s", "width": 64, "height": 64} for i in range(6)]
+    clips = ClipDataset(recs, frames=8, fps=25)
+    k, span, positions = 4, 8, 100 - 8 + 1
+    firsts = []
+    for epoch in range(40):
+        sampler = BalancedSampler(clips, "source", "natural", windows_per_visit=k, batch_size=8, seed=1,
+                                  num_samples=48)
+        sampler.set_epoch(epoch)
+        draws = list(sampler)
+        for v in range(0, len(draws), k):
+            visit = draws[v : v + k]
+            assert len({d.row for d in visit}) == 1 and [d.key % k for d in visit] == list(range(k))
+            starts = [int(clips[d].indices[0]) for d in visit]
+            assert all((starts[0] + j * span) % positions == s for j, s in enumerate(starts))
+            firsts += starts
+    counts = np.bincount(np.asarray(firsts) // 31, minlength=3)[:3]  # three equal bins of 31 positions
+    assert chisquare(counts).pvalue > 0.001, counts

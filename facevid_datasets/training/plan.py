@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Iterator, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any, Literal, NamedTuple
 
 import numpy as np
@@ -55,6 +55,7 @@ class Draw(NamedTuple):
     epoch: int = 0
     position: int = -1  # index in this rank's epoch order (what resume counts)
     key: int = -1  # index in the global epoch order (what seeds the random start)
+    visit: int = 1  # windows per visit: the k windows of one visit (keys k*v .. k*v+k-1) tile one stretch
 
 
 @dataclass(eq=False)
@@ -421,6 +422,26 @@ def _reference(rec: Mapping[str, Any], other: Mapping[str, Any] | None, window: 
     return ref
 
 
+def visit_starts(positions: int, k: int, span: int, rng: np.random.Generator) -> np.ndarray:
+    """First frames of the k consecutive windows of one visit: window j starts at (a + j * span) mod
+    `positions`, a uniform. Each start is still uniform over the positions (a shift modulo P maps the
+    uniform distribution onto itself), and the k windows share one run-up from a keyframe."""
+    if positions < 1 or k < 1 or span < 1:
+        raise ValueError(f"positions ({positions}), k ({k}) and span ({span}) must be >= 1")
+    anchor = int(rng.integers(0, positions))
+    return (anchor + span * np.arange(k)) % positions
+
+
+def _visit_spec(spec: ClipSpec, rec: Mapping[str, Any], draw: Draw, seed: int) -> ClipSpec:
+    """The spec of window `draw.key % draw.visit` of its visit: a fixed start from the visit's anchor."""
+    src_fps, n = _record_timing(rec, video_source(rec))
+    span = spec.frames_needed(src_fps)
+    j = draw.key % draw.visit
+    rng = np.random.default_rng([seed, draw.row, draw.epoch, draw.key - j + 1, 2])
+    start = visit_starts(max(1, n - span + 1), draw.visit, span, rng)[j]
+    return replace(spec, start=float(start) / src_fps)
+
+
 def draw_rng(seed: int, draw: Draw) -> np.random.Generator:
     """The generator that picks a draw's random start: the same draw plans the same window anywhere."""
     return np.random.default_rng([seed, draw.row, draw.epoch, draw.key + 1])
@@ -560,8 +581,11 @@ class ClipDataset(Dataset):
         draw = Draw(*item) if isinstance(item, tuple) else Draw(int(item), self.epoch, -1, -1)
         row = int(self.rows[draw.row])
         other = self._same_identity(row, draw) if self.spec.reference and self.reference_from == "identity" else None
-        plan = make_plan(self.records.get(row), self.spec, draw_rng(self.spec.seed, draw), row=draw.row,
-                         reference_record=other)
+        rec = self.records.get(row)
+        spec = self.spec
+        if draw.visit > 1 and draw.key >= 0 and spec.start == "random":  # consecutive windows of one visit
+            spec = _visit_spec(spec, rec, draw, spec.seed)
+        plan = make_plan(rec, spec, draw_rng(self.spec.seed, draw), row=draw.row, reference_record=other)
         plan.epoch, plan.position = draw.epoch, draw.position
         return plan
 

@@ -26,6 +26,7 @@ from typing import Literal
 import numpy as np
 
 from .plan import ClipDataset, ClipPlan, make_plan
+from .plan import visit_starts as consecutive_starts
 
 Layout = Literal["consecutive", "independent"]
 
@@ -33,14 +34,13 @@ Layout = Literal["consecutive", "independent"]
 def visit_starts(positions: int, k: int, span: int, rng: np.random.Generator,
                  layout: Layout = "consecutive") -> np.ndarray:
     """First frames of the k windows of one visit, each uniform over range(positions)."""
-    if positions < 1 or k < 1 or span < 1:
-        raise ValueError(f"positions ({positions}), k ({k}) and span ({span}) must be >= 1")
     if layout == "independent":
+        if positions < 1 or k < 1:
+            raise ValueError(f"positions ({positions}) and k ({k}) must be >= 1")
         return rng.integers(0, positions, k)
     if layout != "consecutive":
         raise ValueError(f"layout={layout!r}: use 'consecutive' or 'independent'")
-    anchor = int(rng.integers(0, positions))
-    return (anchor + span * np.arange(k)) % positions
+    return consecutive_starts(positions, k, span, rng)
 
 
 def visit_plans(clips: ClipDataset, item: int, k: int, rng: np.random.Generator,

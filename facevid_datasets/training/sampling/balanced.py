@@ -56,7 +56,8 @@ class BalancedSampler(ClipSampler):
     `num_samples` in windows (both all ranks together; default: the stored seconds of the groups
     sampled, i.e. each stored second delivered once on average).
 
-    Each visit yields `windows_per_visit` windows (independent random starts) at consecutive
+    Each visit yields `windows_per_visit` windows (consecutive stretches of the clip from a uniform
+    anchor, so each start stays uniform and the windows share one keyframe run-up) at consecutive
     positions of one rank, so one batch holds several windows of one file (decoded in one pass;
     the cost is diversity: batch_size / windows_per_visit files per batch). `groups`, `where`
     ({column: allowed values}, read column-wise), `filter` (a callable on each record: reads every

@@ -129,7 +129,7 @@ class ClipSampler(Sampler[Draw]):
             if not self._marked:
                 self._consumed = pos + 1
             g %= n
-            yield Draw(int(order[g]), self.epoch, pos, g)
+            yield Draw(int(order[g]), self.epoch, pos, g, self.windows_per_visit)
 
     def set_epoch(self, epoch: int) -> None:
         """Select the epoch (a new order); keeps a resume point loaded for this same epoch."""
