@@ -137,12 +137,14 @@ class BatchExtras:
         return {"face_region": torch.from_numpy(region), "face_region_source": torch.from_numpy(source)}
 
     def _speed(self, items: list[Any]) -> dict[str, torch.Tensor]:
-        assert self.speed is not None
+        buckets = self.speed
+        if buckets is None:
+            return {}
         B, T = len(items), len(items[0].plan.indices)
-        m = self.speed.context
+        m = buckets.context
         deg_s = np.zeros((B, T), dtype=np.float32)
         known = np.zeros((B, T), dtype=bool)
-        codes = np.zeros((B, T, self.speed.dim), dtype=np.float32)
+        codes = np.zeros((B, T, buckets.dim), dtype=np.float32)
         cmask = np.zeros((B, T), dtype=bool)
         for b, d in enumerate(items):
             p = d.plan
@@ -156,7 +158,7 @@ class BatchExtras:
             w = p.head_speed[cut] * p.fps  # degrees per second
             k = p.head_speed_known[cut]
             deg_s[b], known[b] = w[m : m + T], k[m : m + T] & np.asarray(p.valid, dtype=bool)
-            codes[b], cmask[b] = self.speed.encode(w, k)
+            codes[b], cmask[b] = buckets.encode(w, k)
             cmask[b] &= np.asarray(p.valid, dtype=bool)
         return {"head_speed": torch.from_numpy(deg_s), "head_speed_mask": torch.from_numpy(known),
                 "head_speed_code": torch.from_numpy(codes), "head_speed_code_mask": torch.from_numpy(cmask)}
