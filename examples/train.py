@@ -194,6 +194,8 @@ def main(argv: list[str] | None = None) -> None:
                 save()
                 if is_main():
                     print(f"stopped at step {step} (--max-steps)")
+                bar.close()
+                shutdown()
                 return
         if dist.is_initialized():
             dist.all_reduce(failed)
@@ -202,7 +204,13 @@ def main(argv: list[str] | None = None) -> None:
             print(sampler.format_report())
             print(f"  clips that failed to decode (replaced in their batch): {int(failed)}")
     save()
+    shutdown()
+
+
+def shutdown() -> None:
+    """Leave the process group cleanly (every rank stops at the same step), so no thread outlives it."""
     if dist.is_initialized():
+        dist.barrier()
         dist.destroy_process_group()
 
 
