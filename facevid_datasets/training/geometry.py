@@ -53,16 +53,14 @@ class OutputMap:
 
 
 def face_centre(plan: ClipPlan, w: int, h: int) -> tuple[float, float]:
-    """Centre of the valid keypoints' box over the clip (stored pixels), else the frame centre."""
-    kp = plan.keypoints
-    if kp is not None and len(kp):
-        pts = kp[plan.valid] if plan.valid.any() else kp
-        ok = pts[..., 2] > 0 if pts.shape[-1] == 3 else np.ones(pts.shape[:-1], bool)
-        ok &= np.isfinite(pts[..., 0]) & np.isfinite(pts[..., 1])
-        if ok.any():  # centre of the points' box: dense landmark regions do not pull it
-            x, y = pts[..., 0][ok], pts[..., 1][ok]
-            return float(x.min() + x.max()) / 2, float(y.min() + y.max()) / 2
-    return w / 2.0, h / 2.0
+    """Centre of the valid keypoints' box over the clip (stored pixels), else the frame centre.
+
+    The box's centre, not the points' mean, so dense landmark regions do not pull it.
+    """
+    box = face_extent(plan)
+    if box is None:
+        return w / 2.0, h / 2.0
+    return (box[0] + box[2]) / 2, (box[1] + box[3]) / 2
 
 
 def face_extent(plan: ClipPlan) -> tuple[float, float, float, float] | None:

@@ -177,15 +177,6 @@ def _sample_keypoints(kp: Mapping[str, Any] | None, indices: np.ndarray) -> tupl
     return arr, kp.get("format")
 
 
-def _sample_pose(pose: Mapping[str, Any] | None, indices: np.ndarray) -> np.ndarray | None:
-    if not pose or any(pose.get(k) is None for k in ("yaw", "pitch", "roll")):
-        return None
-    arr = np.stack([np.asarray(pose[k], dtype=np.float32) for k in ("yaw", "pitch", "roll")], axis=-1)
-    if not len(arr):
-        return None
-    return arr[np.minimum(indices, len(arr) - 1)]
-
-
 def _pose_track(pose: Mapping[str, Any] | None) -> np.ndarray | None:
     """The clip's per-frame (yaw, pitch, roll) track (N, 3), or None when any angle list is missing."""
     if not pose or any(pose.get(k) is None for k in ("yaw", "pitch", "roll")):
@@ -395,7 +386,7 @@ def make_plan(rec: Mapping[str, Any], spec: ClipSpec, rng: np.random.Generator, 
         height=int(rec.get("height") or 0),
         keypoints=kps,
         keypoint_format=kp_format,
-        head_pose=_sample_pose(pose, idx),
+        head_pose=None if track is None else track[np.minimum(idx, len(track) - 1)].astype(np.float32),
         face_boxes=_sample_boxes(rec.get("face_boxes"), idx),
         head_speed=speed,
         head_speed_known=known,
