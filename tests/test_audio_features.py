@@ -5,7 +5,8 @@ import math
 import pytest
 import torch
 
-from facevid_datasets.training.audio_features import LogMel, features_per_frame, hz_to_mel, mel_filterbank, mel_to_hz
+from facevid_datasets.media.mel import hz_to_mel, mel_filterbank, mel_to_hz
+from facevid_datasets.training.audio_features import LogMel, features_per_frame
 
 
 def test_filterbank_shape_and_peaks():

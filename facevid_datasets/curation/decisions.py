@@ -46,14 +46,19 @@ class Thresholds:
     max_subtitle_chars: OCR letters+digits in the most texty of 5 frames (paper: more than 10).
     max_brisque: mean BRISQUE of 5 frames, lower is better (papers give no cut-off; 55 separates
         sharp 512 px faces from visibly blurred or noisy ones here; see the benchmark).
-    sync_min_confidence: below it the sync model is not sure and lip sync is `unknown`: the row
-        is kept. So is a best offset at the edge of the searched range. Model scale: correlation
-        units for the offline `av-envelope` proxy (0.3: on real clips its offsets are noise
-        below); SyncNet's own confidence (e.g. 3.0) with SyncNet weights.
+    sync_min_confidence: below it the sync model is not sure of its offset and lip sync is `unknown`
+        unless the audio is another speaker's (below): the row is kept. So is a best offset at the
+        edge of the searched range. In standard deviations above audio shifted out of sync for the
+        offline models (3.0: on the calibration clips of 8 s and more, no clean clip's offset beyond
+        4 frames reached it); SyncNet's own confidence (e.g. 3.0) with SyncNet weights.
     sync_max_offset: a confident measurement with |offset| above this (frames) is out of sync.
-    sync_min_peak: a best correlation under this means another speaker's audio; 0 disables (the
-        default: with the envelope proxy, real clean clips and swapped-audio clips overlap, best
-        correlations 0.08-0.5 against 0.14-0.20, so it cannot tell them apart; use SyncNet).
+    sync_wrong_below: the best score within `sync_near_offset` frames of zero under this, with no
+        confident offset elsewhere, means the mouth follows nothing in the audio: another speaker's
+        audio (or no speech over a moving mouth). 2.0: 95% of real clips given another clip's audio
+        fall under it and none of the 21 clean calibration clips of 8 s or more; 0 disables.
+    sync_near_offset: the offsets (frames either way) where a clip's own audio is looked for.
+    sync_min_seconds: shorter segments are never out of sync or wrong audio, only `unknown`: the
+        per-clip test needs seconds of speech (on 3-4 s clips clean and swapped audio overlap).
     require_audio: drop clips with no audio track (off: TalkingHead-1KH ships no audio).
     pose_frontal_yaw / pose_frontal_pitch / pose_extreme: head-pose class boxes, degrees.
     """
@@ -67,9 +72,11 @@ class Thresholds:
     max_subtitle_chars: int = 10
     max_brisque: float = 55.0
     min_detail: float = 0.45
-    sync_min_confidence: float = 0.3
+    sync_min_confidence: float = 3.0
     sync_max_offset: int = 6
-    sync_min_peak: float = 0.0
+    sync_wrong_below: float = 2.0
+    sync_near_offset: int = 3
+    sync_min_seconds: float = 8.0
     require_audio: bool = False
     pose_frontal_yaw: float = 25.0
     pose_frontal_pitch: float = 20.0
@@ -156,26 +163,38 @@ def decide(m: dict[str, Any], t: Thresholds) -> tuple[str, str | None, str]:
         return "drop", "sync", f"sync offset {m['sync_offset']} frames at confidence {m['sync_confidence']:.3f}: " \
             f"|offset| > {t.sync_max_offset}"  # fmt: skip
     if status == "wrong_audio":
-        return "drop", "sync", f"mouth follows no offset of the audio (best correlation {m['sync_peak']:.3f} < " \
-            f"{t.sync_min_peak}): another speaker's audio"  # fmt: skip
+        return "drop", "sync", f"mouth follows nothing in the audio (sync {_near_score(m, t):.2f} < " \
+            f"{t.sync_wrong_below} within {t.sync_near_offset} frames of zero): another speaker's audio"  # fmt: skip
     return "keep", None, "passed every stage"
 
 
 def sync_status(m: dict[str, Any], t: Thresholds) -> str:
-    """`no_audio`, `unknown` (not measurable, or the model is not confident: kept), `in_sync`,
-    `out_of_sync` (confident, offset too large) or `wrong_audio` (confident that nothing matches)."""
+    """`no_audio`, `unknown` (not measurable, too short, or the model is not confident: kept),
+    `in_sync`, `out_of_sync` (confident, offset too large) or `wrong_audio` (the mouth follows
+    nothing in the audio near zero offset, and nothing confidently anywhere)."""
     if not m.get("has_audio"):
         return "no_audio"
-    conf, off, peak = m.get("sync_confidence"), m.get("sync_offset"), m.get("sync_peak")
-    if off is None or conf is None:
+    conf, off = m.get("sync_confidence"), m.get("sync_offset")
+    if off is None or conf is None or (m.get("duration") or 0.0) < t.sync_min_seconds:
         return "unknown"
-    if t.sync_min_peak > 0 and peak is not None and peak < t.sync_min_peak:
-        return "wrong_audio"
     curve = m.get("sync_curve") or []
     at_edge = len(curve) > 2 and abs(off) >= (len(curve) - 1) // 2
-    if conf < t.sync_min_confidence or at_edge:
-        return "unknown"
-    return "out_of_sync" if abs(off) > t.sync_max_offset else "in_sync"
+    confident = conf >= t.sync_min_confidence and not at_edge
+    if confident:
+        return "out_of_sync" if abs(off) > t.sync_max_offset else "in_sync"
+    if t.sync_wrong_below > 0 and _near_score(m, t) < t.sync_wrong_below:
+        return "wrong_audio"
+    return "unknown"
+
+
+def _near_score(m: dict[str, Any], t: Thresholds) -> float:
+    """The best score of the sync curve within `sync_near_offset` frames of zero offset (the
+    confidence when no curve was stored)."""
+    curve = m.get("sync_curve") or []
+    if not curve:
+        return float(m["sync_confidence"])
+    mid = (len(curve) - 1) // 2
+    return float(max(curve[max(0, mid - t.sync_near_offset) : mid + t.sync_near_offset + 1]))
 
 
 def head_pose_label(yaws: list[float | None], pitches: list[float | None], t: Thresholds) -> str | None:

@@ -40,7 +40,7 @@ from .stages import (
 )
 
 #: Bump when a measurement changes meaning: cached measurements of other versions are not reused.
-MEASURE_VERSION = 4
+MEASURE_VERSION = 5
 
 
 @dataclass
@@ -231,12 +231,14 @@ def _measure(clip: ClipInput, config: MeasureConfig, timer: _Timer) -> tuple[dic
         samples.update(sample_indices(s, config.sample_frames))
     same_kp = config.models["keypoints"] == config.models["landmarks"]
     sync_crop = int(getattr(m["sync"], "crop_size", 0) or 0)
+    sync_feature = getattr(m["sync"], "frame_feature", None)
 
     counts = np.full(n, -1, dtype=np.int64)  # faces found; -1 on frames the detector skipped
     boxes = np.full(n, np.nan, dtype=np.float32)  # side of the largest face's detector box
     lms: list[np.ndarray | None] = [None] * n
     kps: list[np.ndarray | None] = [None] * n
     crops: list[np.ndarray | None] = [None] * n
+    feats: list[np.ndarray | None] = [None] * n  # the sync model's own per-frame values
     pose = np.full((n, 3), np.nan, dtype=np.float32)
     per_sample: dict[int, tuple[int, int, str, float]] = {}
     track: Face | None = None
@@ -268,6 +270,9 @@ def _measure(clip: ClipInput, config: MeasureConfig, timer: _Timer) -> tuple[dic
                     kps[i] = kp if len(kp) else None
                 if sync_crop and lms[i] is not None:
                     crops[i] = _face_crop(rgb, lms[i], sync_crop)
+                if sync_feature is not None and lms[i] is not None:
+                    with timer("sync"):
+                        feats[i] = np.atleast_1d(np.asarray(sync_feature(rgb, lms[i]), dtype=np.float32))
                 if lms[i] is not None:
                     with timer("head_pose"):
                         angles = m["head_pose"].angles(lms[i], width, height)
@@ -294,7 +299,8 @@ def _measure(clip: ClipInput, config: MeasureConfig, timer: _Timer) -> tuple[dic
     seg_meta = []
     for s in segments:
         with timer("sync"):
-            sync = _sync(m["sync"], s, landmarks, audio, fps, crops if sync_crop else None)
+            sync = _sync(m["sync"], s, landmarks, audio, fps, crops if sync_crop else None,
+                         _stack(feats, n) if sync_feature is not None else None)  # fmt: skip
         smooth = smooth_angles(pose[s.start : s.end], config.pose_smooth)
         seg_meta.append(_segment_meta(s, fps, counts, boxes, landmarks, smooth, per_sample, sync, config.sample_frames))
     meta = {
@@ -359,7 +365,9 @@ def _face_crop(rgb: np.ndarray, lm: np.ndarray, size: int) -> np.ndarray:
     return cv2.resize(crop, (size, size), interpolation=cv2.INTER_AREA)
 
 
-def _sync(model: Any, s: Segment, landmarks: np.ndarray, audio: np.ndarray | None, fps: float, crops: Any) -> Any:
+def _sync(
+    model: Any, s: Segment, landmarks: np.ndarray, audio: np.ndarray | None, fps: float, crops: Any, feats: Any
+) -> Any:
     if audio is None or landmarks.shape[1] == 0:
         return None
     a = int(round(s.start / fps * AUDIO_SAMPLE_RATE))
@@ -368,7 +376,8 @@ def _sync(model: Any, s: Segment, landmarks: np.ndarray, audio: np.ndarray | Non
     if crops is not None:
         blank = np.zeros((model.crop_size, model.crop_size, 3), dtype=np.uint8)
         seg_crops = np.stack([c if c is not None else blank for c in crops[s.start : s.end]])
-    return model.measure(landmarks[s.start : s.end], audio[a:b], AUDIO_SAMPLE_RATE, fps, crops=seg_crops)
+    extra = {} if feats is None else {"features": feats[s.start : s.end].reshape(s.num_frames, -1)}
+    return model.measure(landmarks[s.start : s.end], audio[a:b], AUDIO_SAMPLE_RATE, fps, crops=seg_crops, **extra)
 
 
 def _none_if_nan(v: float) -> float | None:

@@ -1,5 +1,6 @@
 """Signals shared by the face models and the stage measurements: face boxes, sync results, mouth
-opening, the audio envelope and its correlation with the mouth, head-pose angles and classes.
+opening and darkness, the audio envelope and log-mel features and two lip-sync tests on them (a
+correlation and a cross-validated regression), head-pose angles and classes.
 
 Both `models.py` (the model classes) and `stages.py` / `measure.py` (the measurements) import
 this module, and it imports neither: it is the leaf that keeps them out of an import circle.
@@ -10,7 +11,7 @@ Landmark layouts understood here: `ibug68` (68 points, dlib / DWPose face) and `
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 import cv2
@@ -94,18 +95,14 @@ def audio_envelope(audio: np.ndarray, sample_rate: int, fps: float, num_frames: 
 
 
 def sync_by_correlation(
-    mouth: np.ndarray, envelope: np.ndarray, max_offset: int = 15, highpass: int = 0
+    mouth: np.ndarray, envelope: np.ndarray, max_offset: int = 15, highpass: int = 0, null_shifts: int = 30
 ) -> SyncResult | None:
     """Pearson correlation of the mouth opening with the audio envelope at every offset in
-    [-max_offset, max_offset] frames (limited to a third of the clip so each sees two thirds of it).
-    `highpass` > 0 first subtracts a running mean over that many frames from both signals, so
-    syllable-rate movement is compared and slow drifts (louder passages, a head moving closer) are
-    not: on real footage that turned edge-of-range offsets into the true ones.
-
-    The offset follows syncnet_python: `offset` k pairs mouth[t] with envelope[t - k], so k > 0 is
-    audio ahead of the picture. Confidence is the best correlation minus the median over offsets
-    (SyncNet's own confidence is built the same way on its distance scale). None when under 8
-    frames have a mouth or either signal is flat.
+    [-max_offset, max_offset] frames (limited to a sixth of the clip). `highpass` > 0 first subtracts
+    a running mean over that many frames from both signals, so syllable-rate movement is compared and
+    slow drifts (louder passages, a head moving closer) are not. Scored against shifted audio like
+    `sync_by_regression` (`confidence` in standard deviations; `peak` the correlation at the best
+    offset); syncnet_python's sign. None when under 8 frames have a mouth or either signal is flat.
     """
     mouth = np.asarray(mouth, dtype=np.float64)
     env = np.asarray(envelope, dtype=np.float64)
@@ -120,21 +117,163 @@ def sync_by_correlation(
 
         mouth = mouth - uniform_filter1d(mouth, highpass, mode="nearest")
         env = env - uniform_filter1d(env, highpass, mode="nearest")
-    kmax = max(1, min(max_offset, n // 3))
+
+    def score(shift: int) -> float:
+        b = np.roll(env, shift)  # b[t] = env[t - shift]
+        return 0.0 if mouth.std() < 1e-9 or b.std() < 1e-9 else float(np.corrcoef(mouth, b)[0, 1])
+
+    return against_shifted_audio(score, n, max_offset, margin=max(2, highpass) // 2, null_shifts=null_shifts)
+
+
+def against_shifted_audio(
+    score: Callable[[int], float], n: int, max_offset: int, margin: int, null_shifts: int = 30
+) -> SyncResult | None:
+    """A SyncResult from `score(k)`, the audio-visual agreement with the audio shifted by k frames
+    (circularly: `score(k)` pairs frame t with the audio of frame t - k). Offsets in
+    [-K, K] (K = `max_offset`, at most a sixth of the clip) are tried, and `null_shifts` shifts at
+    least K + `margin` frames from zero either way pair the picture with unrelated audio of the same
+    clip: their mean and spread are what no sync scores. `curve` holds each offset's score in
+    standard deviations of that spread above its mean, `confidence` the maximum, `offset` its
+    position (k > 0: audio ahead, syncnet_python's sign), `peak` the raw score there. None when the
+    clip is too short for 8 such shifts."""
+    kmax = max(1, min(max_offset, n // 6))
+    lo = kmax + margin
+    if n - 2 * lo < 8:
+        return None
     offsets = range(-kmax, kmax + 1)
-    curve = []
-    for k in offsets:  # mouth[t] against env[t - k]
-        a = mouth[max(0, k) : n - max(0, -k)]
-        b = env[max(0, -k) : n - max(0, k)]
-        curve.append(0.0 if a.std() < 1e-9 or b.std() < 1e-9 else float(np.corrcoef(a, b)[0, 1]))
-    arr = np.array(curve)
-    best = int(np.argmax(arr))
+    raw = np.array([score(k) for k in offsets])
+    shifts = np.unique(np.linspace(lo, n - lo, min(null_shifts, n - 2 * lo)).astype(int))
+    null = np.array([score(int(s)) for s in shifts])
+    z = (raw - null.mean()) / (null.std() + 1e-9)
+    best = int(np.argmax(z))
     return SyncResult(
-        confidence=float(arr[best] - np.median(arr)),
-        offset=int(offsets[best]),
-        curve=tuple(float(v) for v in arr),
-        peak=float(arr[best]),
+        confidence=float(z[best]), offset=int(offsets[best]), curve=tuple(float(v) for v in z), peak=float(raw[best])
     )
+
+
+# -- audio-visual regression ----------------------------------------------------------------------
+
+# Inner-lip contour in drawing order, and the outer eye corners whose distance scales the face.
+_INNER_LIP = {
+    "ibug68": tuple(range(60, 68)),
+    "mediapipe468": (78, 191, 80, 81, 82, 13, 312, 311, 310, 415, 308, 324, 318, 402, 317, 14, 87, 178, 88, 95),
+}
+_EYE_CORNERS = {"ibug68": (36, 45), "mediapipe468": (33, 263)}
+
+
+def mouth_darkness(rgb: np.ndarray, landmarks: np.ndarray) -> float:
+    """How much dark mouth cavity shows inside the inner lips of one (H, W, 3) uint8 frame: the sum of
+    (255 - luma) over the inner-lip polygon divided by the squared eye-corner distance (so it does not
+    depend on the face's size). An open mouth shows the dark cavity; a closed one shows lips, which
+    makes this a second view of the opening that landmark jitter does not blur. NaN without points."""
+    pts = np.asarray(landmarks, dtype=np.float64)[:, :2]
+    layout = layout_of(pts)
+    poly = pts[list(_INNER_LIP[layout])]
+    a, b = _EYE_CORNERS[layout]
+    scale = float(np.linalg.norm(pts[b] - pts[a]))
+    if not (np.all(np.isfinite(poly)) and scale > 0):
+        return float("nan")
+    h, w = rgb.shape[:2]
+    x0, y0 = np.maximum(np.floor(poly.min(axis=0)).astype(int), 0)
+    x1, y1 = np.minimum(np.ceil(poly.max(axis=0)).astype(int) + 1, (w, h))
+    if x1 <= x0 or y1 <= y0:
+        return 0.0
+    luma = rgb[y0:y1, x0:x1].astype(np.float32) @ np.array([0.299, 0.587, 0.114], dtype=np.float32)
+    mask = np.zeros(luma.shape, dtype=np.uint8)
+    cv2.fillPoly(mask, [np.round(poly - (x0, y0)).astype(np.int32)], 1)
+    return float(((255.0 - luma) * mask).sum() / scale**2)
+
+
+def log_mel_per_frame(audio: np.ndarray, sample_rate: int, fps: float, num_frames: int, n_mels: int = 8) -> np.ndarray:
+    """(num_frames, n_mels) log mel energies of mono `audio` (sample 0 plays with frame 0): 25 ms
+    windows every 10 ms, 80-7600 Hz, averaged over each video frame's span."""
+    from ..media.mel import mel_filterbank
+
+    audio = np.asarray(audio, dtype=np.float64)
+    win, hop, n_fft = int(0.025 * sample_rate), int(0.010 * sample_rate), 512
+    padded = np.pad(audio, (win // 2, win // 2 + win))
+    starts = np.arange(0, max(1, len(audio)), hop)
+    frames = padded[starts[:, None] + np.arange(win)] * np.hanning(win)
+    power = np.abs(np.fft.rfft(frames, n=max(n_fft, win))) ** 2
+    bank = mel_filterbank(max(n_fft, win), n_mels, sample_rate, 80.0, min(7600.0, sample_rate / 2)).numpy()
+    mel = power @ bank.astype(np.float64)
+    frame_of = np.floor(starts / sample_rate * fps).astype(int)
+    ok = frame_of < num_frames
+    out = np.zeros((num_frames, n_mels))
+    count = np.zeros(num_frames)
+    np.add.at(out, frame_of[ok], mel[ok])
+    np.add.at(count, frame_of[ok], 1)
+    return np.log(out / np.maximum(count, 1)[:, None] + 1e-8)
+
+
+def sync_by_regression(
+    visual: np.ndarray,
+    audio_features: np.ndarray,
+    fps: float,
+    max_offset: int = 15,
+    lags: Sequence[int] = (-1, 0, 1, 2, 3, 4, 5),
+    folds: int = 4,
+    ridge: float = 0.1,
+    null_shifts: int = 30,
+) -> SyncResult | None:
+    """Does the audio predict the mouth, and at which offset? A cross-validated test of one clip.
+
+    `visual` (T, F) per-frame mouth measures (NaN where no face) and `audio_features` (T, B) per-frame
+    audio features are high-passed over one second (syllable-rate change only). A ridge regression
+    from the audio around each frame (`lags`: frames t-1 to t+5, as the mouth moves before the sound it
+    makes) to the mouth is fitted on all but one of `folds` contiguous blocks and scored on the block
+    left out, so a clip cannot fit itself. The score (mean held-out correlation over the mouth
+    measures) is taken with the audio shifted by every offset in [-max_offset, max_offset] and by
+    `null_shifts` large circular shifts (at least half a second past the offset range), which pair the
+    mouth with unrelated audio of the same clip. `curve` holds each offset's score in standard
+    deviations above the mean of those shifted scores; `confidence` is its maximum, `offset` where it
+    is (syncnet_python's sign: k > 0 pairs mouth[t] with the audio of frame t - k, audio ahead), and
+    `peak` the held-out correlation there. Audio of another speaker has nothing for the model to learn,
+    so no offset stands out (confidence about 2, the maximum of noise over the offsets); the clean
+    calibration clips reach 3 to 10. None when under 3 seconds of frames, under half with a mouth, or
+    a flat signal.
+    """
+    vis = np.asarray(visual, dtype=np.float64)
+    vis = vis[:, None] if vis.ndim == 1 else vis
+    aud = np.asarray(audio_features, dtype=np.float64)
+    aud = aud[:, None] if aud.ndim == 1 else aud
+    n = min(len(vis), len(aud))
+    vis, aud = vis[:n], aud[:n]
+    width = max(2, round(fps))
+    ok = np.isfinite(vis).all(axis=1)
+    if n < 3 * fps or ok.sum() < max(8, n // 2):
+        return None
+    from scipy.ndimage import uniform_filter1d
+
+    cols = []
+    for j in range(vis.shape[1]):
+        v = np.interp(np.arange(n), np.flatnonzero(ok), vis[ok, j])
+        v = v - uniform_filter1d(v, width, mode="nearest")
+        if v.std() > 1e-9:
+            cols.append((v - v.mean()) / v.std())
+    aud = aud - uniform_filter1d(aud, width, axis=0, mode="nearest")
+    aud = aud[:, aud.std(axis=0) > 1e-9]
+    if not cols or aud.shape[1] == 0:
+        return None
+    y = np.stack(cols, axis=1)
+    x = np.concatenate([aud[np.clip(np.arange(n) + k, 0, n - 1)] for k in lags], axis=1)
+    edges = np.linspace(0, n, folds + 1).astype(int)
+
+    def score(shift: int) -> float:
+        xs = np.roll(x, shift, axis=0)  # xs[t] = x[t - shift]
+        pred = np.empty_like(y)
+        for f in range(folds):
+            test = np.zeros(n, dtype=bool)
+            test[edges[f] : edges[f + 1]] = True
+            xt, yt = xs[~test], y[~test]
+            mu, sd = xt.mean(axis=0), xt.std(axis=0) + 1e-9
+            a = (xt - mu) / sd
+            w = np.linalg.solve(a.T @ a + ridge * len(a) * np.eye(a.shape[1]), a.T @ (yt - yt.mean(axis=0)))
+            pred[test] = ((xs[test] - mu) / sd) @ w + yt.mean(axis=0)
+        rs = [np.corrcoef(pred[:, j], y[:, j])[0, 1] if pred[:, j].std() > 1e-12 else 0.0 for j in range(y.shape[1])]
+        return float(np.mean(rs))
+
+    return against_shifted_audio(score, n, max_offset, width // 2, null_shifts)
 
 
 # -- head pose -------------------------------------------------------------------------------------
