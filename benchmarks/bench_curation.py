@@ -41,11 +41,17 @@ def main() -> None:
     clean = sorted(args.real.glob("*.mp4"))[: args.clips or None]
     if not clean:
         raise SystemExit(f"{args.real}: no clips")
+    thresholds = Thresholds.from_strings(args.threshold, base=Thresholds.for_resolution(256))
     shortest = sorted(clean, key=lambda p: probe(p).duration)  # defects from the shorter clips: less CPU
     t = time.perf_counter()
-    defects = make_defect_set(shortest[: max(2, len(shortest) * 2 // 3)], args.work / "defects", args.per_defect)
+    visual = tuple(d for d in EXPECTED_STAGE if d != "wrong_audio")
+    defects = make_defect_set(shortest[: max(2, len(shortest) * 2 // 3)], args.work / "defects", args.per_defect,
+                              visual)  # fmt: skip
+    # lip sync is decided from `sync_min_seconds` on (shorter: unknown, kept), so another speaker's
+    # audio goes on clips that long; benchmarks/bench_sync.py measures every length
+    long = [p for p in shortest if probe(p).duration >= thresholds.sync_min_seconds] or shortest[-2:]
+    defects += make_defect_set(long, args.work / "defects", args.per_defect, ("wrong_audio",))
     print(f"{len(clean)} clean clips, {len(defects)} defect clips ({time.perf_counter() - t:.0f} s to make)")
-    thresholds = Thresholds.from_strings(args.threshold, base=Thresholds.for_resolution(256))
     t = time.perf_counter()
     result = curate([*clean, *[d.path for d in defects]], args.work / "curated", thresholds=thresholds,
                     workers=args.workers, progress=False)  # fmt: skip

@@ -115,15 +115,19 @@ def make_defect(defect: str, src: Path, out: Path, other: Path | None = None) ->
     return DefectClip(out.stem, out, defect, sources, cut)
 
 
-def make_defect_set(clean: list[Path], out: Path, per_defect: int = 4) -> list[DefectClip]:
-    """`per_defect` clips of every defect made from `clean` (taken in turn; paired defects use the
-    next clip as the second one), written under `out` as `<defect>__<source>.mp4`; existing files
+def make_defect_set(
+    clean: list[Path], out: Path, per_defect: int = 4, defects: tuple[str, ...] = DEFECTS
+) -> list[DefectClip]:
+    """`per_defect` clips of each of `defects` made from `clean` (taken in turn; paired defects use
+    the next clip as the second one), written under `out` as `<defect>__<source>.mp4`; existing files
     are reused."""
     if len(clean) < 2:
         raise ValueError("need at least two clean clips (paired defects mix two)")
     made = []
     k = 0
-    for defect in DEFECTS:
+    for defect in defects:
+        if defect not in EXPECTED_STAGE:
+            raise ValueError(f"unknown defect {defect!r}; defects are {DEFECTS}")
         for _ in range(per_defect):
             src, other = clean[k % len(clean)], clean[(k + 1) % len(clean)]
             k += 1
