@@ -76,3 +76,19 @@ def test_short_clean_clips_are_kept_by_the_default_stages(tmp_path):
     rows = [r for r in read_decisions(result.out) if r["decision"] != "split"]
     assert all(r["decision"] == "keep" for r in rows), [(r["clip_id"], r["reason"]) for r in rows]
     assert all(r["sync_status"] in ("in_sync", "unknown") for r in rows)
+
+
+def test_another_speakers_audio_is_dropped_and_the_own_audio_kept(tmp_path):
+    """The offline lip-sync test on real faces: two clips of 12-15 s keep their own audio (in sync),
+    and one with the other's speech is dropped at `sync` (the envelope proxy could not tell)."""
+    from facevid_datasets.curation.defects import make_defect
+
+    a, b = (p for name in ("7n619EfuSPw_0", "XoGhKL6CKwg_12") for p in CLIPS if p.stem == name)
+    swapped = make_defect("wrong_audio", a, tmp_path / "wrong_audio.mp4", other=b)
+    result = curate([a, b, swapped.path], tmp_path / "out", thresholds=Thresholds.for_resolution(256), workers=1,
+                    progress=False)  # fmt: skip
+    rows = {r["clip_id"]: r for r in read_decisions(result.out)}
+    for own in (a.stem, b.stem):
+        assert rows[own]["decision"] == "keep" and rows[own]["sync_status"] == "in_sync", rows[own]
+    wrong = rows["wrong_audio"]
+    assert (wrong["decision"], wrong["stage"]) == ("drop", "sync") and "another speaker" in wrong["reason"], wrong
