@@ -182,18 +182,9 @@ class BrisqueQuality:
         return float(self._q.compute(cv2.cvtColor(rgb, cv2.COLOR_RGB2BGR))[0])
 
 
-class EnvelopeSync:
-    """Lip-sync proxy: correlation of mouth opening (landmarks) with the audio loudness envelope.
+class _MouthSync:
+    """The offline sync models: the landmarks' inner-lip gap against the audio, by `_test`."""
 
-    For every offset in [-max_offset, +max_offset] frames it takes the Pearson correlation of the
-    per-frame mouth opening with the per-frame audio RMS envelope shifted by that offset, both
-    high-passed over one second (syllable-rate movement only), and scores it against the same audio
-    shifted far out of sync. It sees only how wide the mouth opens and how loud the sound is: on real
-    footage background music or noise swamps it (the calibration clips: no separation of another
-    speaker's audio). It suits mouths driven by an envelope, like the synthetic test clips.
-    """
-
-    name = "av-envelope"
     crop_size = 0
 
     def __init__(self, max_offset: int = 15):
@@ -208,48 +199,64 @@ class EnvelopeSync:
         crops: np.ndarray | None = None,
         features: np.ndarray | None = None,
     ) -> SyncResult | None:
-        mouth = mouth_opening(landmarks)
+        return self._test(mouth_opening(landmarks), audio, sample_rate, fps, features)
+
+    def _test(
+        self, mouth: np.ndarray, audio: np.ndarray, sample_rate: int, fps: float, features: np.ndarray | None
+    ) -> SyncResult | None:
+        raise NotImplementedError
+
+
+class EnvelopeSync(_MouthSync):
+    """Lip-sync proxy: correlation of mouth opening (landmarks) with the audio loudness envelope.
+
+    For every offset in [-max_offset, +max_offset] frames it takes the Pearson correlation of the
+    per-frame mouth opening with the per-frame audio RMS envelope shifted by that offset, both
+    high-passed over one second (syllable-rate movement only), and scores it against the same audio
+    shifted far out of sync. It sees only how wide the mouth opens and how loud the sound is: on real
+    footage background music or noise swamps it (`benchmarks/bench_sync.py`: AUC 0.79 own vs another
+    speaker's audio on clips of 8 s or more). It suits mouths driven by loudness, like the synthetic
+    test clips.
+    """
+
+    name = "av-envelope"
+
+    def _test(
+        self, mouth: np.ndarray, audio: np.ndarray, sample_rate: int, fps: float, features: np.ndarray | None
+    ) -> SyncResult | None:
         env = audio_envelope(audio, sample_rate, fps, len(mouth))
         return sync_by_correlation(mouth, env, self.max_offset, highpass=max(2, round(fps)))
 
 
-class RegressionSync:
+class RegressionSync(_MouthSync):
     """Lip sync as a question a clip answers about itself: does its audio predict its mouth?
 
     The mouth is two per-frame measures (inner-lip gap from the landmarks, and the dark mouth cavity
-    showing between the lips, `signals.mouth_darkness`); the audio is 8 log-mel bands around each
-    frame. A ridge regression from audio to mouth is fitted on three quarters of the clip and scored
-    on the quarter left out, at each offset and against audio shifted out of sync
-    (`signals.sync_by_regression`). Nothing is trained beforehand and no weights ship: the mapping
-    from sound to mouth is learned from each clip, which is why it needs seconds of speech (8 s to
-    decide, by the calibration below) where SyncNet needs a fraction of one.
+    showing between the lips, `signals.mouth_darkness`, computed while decoding); the audio is 8
+    log-mel bands around each frame. A ridge regression from audio to mouth is fitted on three
+    quarters of the clip and scored on the quarter left out, at each offset and against audio shifted
+    out of sync (`signals.sync_by_regression`). Nothing is trained beforehand and no weights ship:
+    the mapping from sound to mouth is learned from each clip, which is why it needs seconds of
+    speech (8 s to decide) where SyncNet needs a fraction of one.
 
-    On 33 real DH-FaceVid-1K clips (`benchmarks/bench_sync.py`) it separates each clip's own audio
-    from another clip's (AUC 0.99 over clips of 8 s and more, 0.85 over all), where the envelope
-    correlation cannot (0.91 and 0.82); offsets within about 4 frames. It is not SyncNet.
+    On the 33 real DH-FaceVid-1K clips (`benchmarks/bench_sync.py`) it separates each clip's own
+    audio from another clip's with AUC 0.998 on clips of 8 s or more (0.88 over all lengths), where
+    the envelope correlation reaches 0.79 (0.75). It is not SyncNet.
     """
 
     name = "av-regression"
-    crop_size = 0
 
     def __init__(self, max_offset: int = 15, n_mels: int = 8):
-        self.max_offset = max_offset
+        super().__init__(max_offset)
         self.n_mels = n_mels
 
     @staticmethod
     def frame_feature(rgb: np.ndarray, landmarks: np.ndarray) -> float:
         return mouth_darkness(rgb, landmarks)
 
-    def measure(
-        self,
-        landmarks: np.ndarray,
-        audio: np.ndarray,
-        sample_rate: int,
-        fps: float,
-        crops: np.ndarray | None = None,
-        features: np.ndarray | None = None,
+    def _test(
+        self, mouth: np.ndarray, audio: np.ndarray, sample_rate: int, fps: float, features: np.ndarray | None
     ) -> SyncResult | None:
-        mouth = mouth_opening(landmarks)
         visual = mouth[:, None] if features is None else np.column_stack([mouth, np.asarray(features)[: len(mouth)]])
         mel = log_mel_per_frame(audio, sample_rate, fps, len(mouth), self.n_mels)
         return sync_by_regression(visual, mel, fps, self.max_offset)
