@@ -42,6 +42,45 @@ def detect_scene_cuts(path: str | Path, threshold: float = 27.0, min_scene_len: 
     return [int(start.frame_num) for start, _ in scenes[1:]]
 
 
+class SceneCuts:
+    """`detect_scene_cuts` fed frame by frame: PySceneDetect's ContentDetector on the RGB frames a
+    caller decodes anyway, shrunk as PySceneDetect's SceneManager shrinks them (to about 256 px on
+    the longer side, bilinear), so the cuts are the same without decoding the file a second time.
+
+    `push` returns the cuts a frame reveals: usually the frame itself, but the detector's flash
+    filter can name a frame up to about `min_scene_len` frames back; `finish` returns any left.
+    """
+
+    def __init__(self, fps: float, threshold: float = 27.0, min_scene_len: int = 15):
+        from scenedetect import ContentDetector
+
+        self._det = ContentDetector(threshold=threshold, min_scene_len=min_scene_len)
+        self._fps = fps
+        self._scale: float | None = None
+        self._last = -1
+
+    def push(self, index: int, rgb: np.ndarray) -> list[int]:
+        """Frame `index` (frames must come in order, one by one): the cuts found with it."""
+        from scenedetect import FrameTimecode
+        from scenedetect.scene_manager import compute_downscale_factor
+
+        if self._scale is None:
+            self._scale = float(compute_downscale_factor(max(rgb.shape[:2])))
+        if self._scale > 1.0:
+            size = (max(1, round(rgb.shape[1] / self._scale)), max(1, round(rgb.shape[0] / self._scale)))
+            rgb = cv2.resize(rgb, size, interpolation=cv2.INTER_LINEAR)
+        self._last = index
+        cuts = self._det.process_frame(FrameTimecode(index, self._fps), cv2.cvtColor(rgb, cv2.COLOR_RGB2BGR))
+        return [int(c.frame_num) for c in cuts if int(c.frame_num) > 0]
+
+    def finish(self) -> list[int]:
+        """Cuts the detector still held when the last frame was pushed."""
+        from scenedetect import FrameTimecode
+
+        cuts = self._det.post_process(FrameTimecode(max(self._last, 0), self._fps))
+        return [int(c.frame_num) for c in cuts if int(c.frame_num) > 0]
+
+
 def plan_segments(num_frames: int, fps: float, cuts: Sequence[int], max_seconds: float) -> list[Segment]:
     """Split [0, num_frames) at `cuts`, then split each shot longer than `max_seconds` into the
     fewest equal pieces that each fit (a 70 s shot gives three 23.3 s pieces, nothing is thrown away)."""
