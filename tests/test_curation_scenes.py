@@ -61,7 +61,7 @@ def _in_loop(path, threshold: float = 45.0, min_len: int = 15) -> list[int]:
     scenes = SceneCuts(reader.fps, threshold, min_len)
     frames, _ = reader.get_frames(list(range(reader.num_frames)))
     cuts = [c for i, rgb in enumerate(frames.permute(0, 2, 3, 1).numpy()) for c in scenes.push(i, rgb)]
-    return sorted({*cuts, *scenes.finish()})
+    return cuts
 
 
 @pytest.mark.parametrize("name", list(CLIPS))
@@ -78,7 +78,7 @@ def test_late_cut_is_reported_when_the_flash_filter_lets_it_go(clips):
     found = {i: scenes.push(i, rgb) for i, rgb in enumerate(frames.permute(0, 2, 3, 1).numpy())}
     assert found[30] == [30]  # a clean cut: named with its own frame
     assert found[76] == [61]  # 15 quiet frames after the strobe's last jump
-    assert sum(map(len, found.values())) == 2 and scenes.finish() == []
+    assert sum(map(len, found.values())) == 2
 
 
 @pytest.mark.parametrize("name", ["hard_cut", "strobe"])
@@ -121,3 +121,16 @@ def test_long_shots_are_split_but_the_detector_keeps_the_shots_cadence(clips):
     assert [(s["start_frame"], s["end_frame"]) for s in meta["segments"]] == [(0, 18), (18, 37), (37, 58), (58, 80)]
     detected = np.flatnonzero(np.isfinite(arrays["face_box"]))
     assert detected.tolist() == [*range(0, 37, 5), *range(37, 80, 5)]
+
+
+def test_scores_and_flash_filter_match_content_detector_frame_by_frame():
+    """Random jumps at a low threshold: many cuts, flashes merged and late cuts, as ContentDetector says."""
+    from scenedetect import ContentDetector, FrameTimecode
+
+    rng = np.random.default_rng(0)
+    base = rng.integers(0, 256, (4, 48, 64, 3), dtype=np.uint8)
+    frames = [cv2.add(base[rng.integers(0, 4) if rng.random() < 0.15 else 0], int(k % 7)) for k in range(400)]
+    ours, theirs = SceneCuts(25.0, 20.0, 6), ContentDetector(threshold=20.0, min_scene_len=6)
+    for i, rgb in enumerate(frames):
+        ref = [int(c.frame_num) for c in theirs.process_frame(FrameTimecode(i, 25.0), rgb[..., ::-1].copy())]
+        assert ours.push(i, rgb) == [c for c in ref if c > 0], i

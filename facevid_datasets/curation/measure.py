@@ -256,10 +256,6 @@ def _measure(clip: ClipInput, config: MeasureConfig, timer: _Timer) -> tuple[dic
             frames.faces(i, rgb, _shot_start(cuts, i))
             if i in samples:
                 frames.sample(i, rgb)
-    with timer("scenes"):
-        new = scenes.finish()
-    if new:
-        add_cuts(new, n)
     missed = sorted(samples - frames.per_sample.keys())  # sample frames of a shot a cut ended
     for k, rgb in zip(missed, _decode(reader, missed, timer) if missed else [], strict=True):
         frames.sample(k, rgb)
