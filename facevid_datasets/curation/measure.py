@@ -15,8 +15,9 @@ import json
 import os
 import statistics
 import time
+import zipfile
 from collections import defaultdict
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -142,10 +143,24 @@ def cache_key(clip: ClipInput, config: MeasureConfig) -> str:
 
 def encode_payload(meta: dict[str, Any], arrays: dict[str, np.ndarray]) -> bytes:
     """A measurement as compressed npz bytes: `meta` as JSON plus named arrays."""
+    return _encode(arrays, lambda: meta)
+
+
+def _encode(arrays: dict[str, np.ndarray], meta: Callable[[], dict[str, Any]]) -> bytes:
+    """npz bytes of `arrays`, then of `meta()` (called once the arrays are written, so it can time
+    them). Deflate level 1, not `np.savez_compressed`'s 6: 3x faster on landmark arrays (a tenth of
+    a 256 px clip's measuring time) for files 4% larger; `np.load` reads both."""
     buf = io.BytesIO()
-    raw = np.frombuffer(json.dumps(meta).encode(), dtype=np.uint8)
-    np.savez_compressed(buf, meta=raw, **arrays)
+    with zipfile.ZipFile(buf, "w", zipfile.ZIP_DEFLATED, compresslevel=1) as z:
+        for name, arr in arrays.items():
+            _write_npy(z, name, arr)
+        _write_npy(z, "meta", np.frombuffer(json.dumps(meta()).encode(), dtype=np.uint8))
     return buf.getvalue()
+
+
+def _write_npy(z: zipfile.ZipFile, name: str, arr: np.ndarray) -> None:
+    with z.open(f"{name}.npy", "w", force_zip64=True) as f:
+        np.lib.format.write_array(f, np.asanyarray(arr), allow_pickle=False)
 
 
 def decode_payload(data: bytes | Path) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
@@ -208,10 +223,16 @@ def measure_clip(clip: ClipInput, config: MeasureConfig) -> bytes:
         msg = str(e).strip() if clip.video and clip.video in str(e) else f"{clip.video}: {e}".strip()
         meta = {"clip": {"clip_id": clip.clip_id, "path": clip.video, "error": msg}, "segments": []}
         arrays = {}
-    timer.seconds["total"] = time.perf_counter() - start
-    meta["timings"] = dict(timer.seconds)
-    meta["config"] = config.fingerprint()
-    return encode_payload(meta, arrays)
+    written = time.perf_counter()
+
+    def finish() -> dict[str, Any]:
+        timer.seconds["payload"] = time.perf_counter() - written
+        timer.seconds["total"] = time.perf_counter() - start
+        meta["timings"] = dict(timer.seconds)
+        meta["config"] = config.fingerprint()
+        return meta
+
+    return _encode(arrays, finish)
 
 
 def _measure(clip: ClipInput, config: MeasureConfig, timer: _Timer) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
