@@ -63,6 +63,10 @@ def main() -> None:
 
     print(f"\nthresholds (256 px): {json.dumps({k: v for k, v in vars(thresholds).items()})}")
     print(f"measured {result.measured}, reused {result.reused}; {wall:.1f} s wall with {args.workers} worker(s)")
+    inputs = [*clean, *[d.path for d in defects]]
+    frames = sum(probe(p).num_frames for p in inputs)
+    print(f"  {len(inputs)} clips, {frames} frames: {len(inputs) / wall:.2f} clips/s, {frames / wall:.0f} frames/s "
+          "wall (start-up and output writing included)")  # fmt: skip
 
     # clean clips: kept share by duration, false drops per stage
     total = kept = 0.0
@@ -124,7 +128,9 @@ def main() -> None:
     tot = secs.get("total") or 1.0
     n = len(clean) + len(defects)
     if result.measured:
-        print(f"\ntime per stage (measured clips, in-worker): {result.measured / tot:.2f} clips/s per worker")
+        per_frame = f", {frames / tot:.0f} frames/s" if result.measured == len(inputs) else ""
+        print(f"\ntime per stage (measured clips, in-worker): {result.measured / tot:.2f} clips/s{per_frame} "
+              "per worker")  # fmt: skip
         for stage, s in sorted(secs.items(), key=lambda kv: -kv[1]):
             if stage != "total":
                 print(f"  {stage:12s} {s:7.2f} s  {100 * s / tot:5.1f}%")
@@ -163,8 +169,11 @@ def compare_speed(clips: list[Path]) -> None:
                 stages[k] += v
         wall = time.perf_counter() - t
         rates[name] = frames / wall
-        top = ", ".join(f"{k} {100 * v / stages['total']:.0f}%" for k, v in
-                        sorted(stages.items(), key=lambda kv: -kv[1]) if k != "total" and v > 0.05 * stages["total"])
+        top = ", ".join(
+            f"{k} {100 * v / stages['total']:.0f}%"
+            for k, v in sorted(stages.items(), key=lambda kv: -kv[1])
+            if k != "total" and v > 0.05 * stages["total"]
+        )
         print(f"  {name:34s} {frames / wall:6.1f} frames/s  {len(clips) / wall:.2f} clips/s  ({top})")  # fmt: skip
     a, b = rates.values()
     print(f"  ratio now / before: {b / a:.2f}x")
