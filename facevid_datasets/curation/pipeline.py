@@ -71,9 +71,11 @@ def _init_worker(parent: int | None = None) -> None:
         threading.Thread(target=_exit_with_parent, args=(parent,), daemon=True, name="parent-watchdog").start()
     import cv2
     import torch
+    from threadpoolctl import threadpool_limits
 
     cv2.setNumThreads(1)
     torch.set_num_threads(1)
+    threadpool_limits(1)  # numpy's BLAS too
 
 
 def _die_with_parent() -> None:
