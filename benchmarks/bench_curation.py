@@ -147,7 +147,8 @@ def compare_speed(clips: list[Path]) -> None:
     import torch
 
     from facevid_datasets.curation import MeasureConfig
-    from facevid_datasets.curation.measure import ClipInput, decode_payload, measure_clip
+    from facevid_datasets.curation.measure import ClipInput, measure_clip
+    from facevid_datasets.curation.measurements import decode_payload
 
     cv2.setNumThreads(1)
     torch.set_num_threads(1)

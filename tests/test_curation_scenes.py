@@ -8,7 +8,8 @@ import numpy as np
 import pytest
 
 from facevid_datasets.curation import MeasureConfig, measure
-from facevid_datasets.curation.measure import ClipInput, decode_payload, measure_clip
+from facevid_datasets.curation.measure import ClipInput, measure_clip
+from facevid_datasets.curation.measurements import decode_payload
 from facevid_datasets.curation.stages import SceneCuts, Segment, detect_scene_cuts, sample_indices
 from facevid_datasets.curation.synthetic import clean_shot
 from facevid_datasets.media.decode import TorchcodecReader

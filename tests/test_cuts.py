@@ -6,7 +6,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from facevid_datasets.curation.measure import MeasurementStore, encode_payload
+from facevid_datasets.curation.measurements import MeasurementStore, encode_payload
 from facevid_datasets.curation.pipeline import _kept_record
 from facevid_datasets.errors import MediaError
 from facevid_datasets.media.decode import decode_audio, decode_clip

@@ -12,7 +12,8 @@ kept clips as records (the builders' `cleaned` config).
 """
 
 from .decisions import STAGES, Thresholds, decide, decide_clip, summarize, sync_status
-from .measure import ClipInput, MeasureConfig, MeasurementStore, measure_clip
+from .measure import ClipInput, MeasureConfig, measure_clip
+from .measurements import MeasurementStore
 from .models import (
     DEFAULT_MODELS,
     MODEL_KINDS,

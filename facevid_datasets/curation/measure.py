@@ -1,8 +1,8 @@
 """Measure one clip: every stage's value for every segment, in one decoding pass.
 
 `measure_clip` is the unit of work the local process pool and Ray both run; it returns bytes
-(a compressed `.npz` holding a JSON summary and the per-frame arrays) that the driver stores in
-the measurement cache, so workers need no shared filesystem for their output.
+(a compressed `.npz` holding a JSON summary and the per-frame arrays, `measurements.py`) that the
+driver stores in the measurement cache, so workers need no shared filesystem for their output.
 """
 
 from __future__ import annotations
@@ -10,14 +10,12 @@ from __future__ import annotations
 import bisect
 import dataclasses
 import hashlib
-import io
 import json
 import os
 import statistics
 import time
-import zipfile
 from collections import defaultdict
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -27,6 +25,7 @@ import numpy as np
 
 from ..media.decode import AUDIO_SAMPLE_RATE, TorchcodecReader, decode_audio
 from ..schema import empty_record
+from .measurements import encode_timed
 from .models import DEFAULT_MODELS, MODEL_KINDS, load_model
 from .signals import Face, smooth_angles
 from .stages import (
@@ -138,63 +137,6 @@ def cache_key(clip: ClipInput, config: MeasureConfig) -> str:
     return f"{safe}-{digest}"
 
 
-# -- payload -----------------------------------------------------------------------------------------
-
-
-def encode_payload(meta: dict[str, Any], arrays: dict[str, np.ndarray]) -> bytes:
-    """A measurement as compressed npz bytes: `meta` as JSON plus named arrays."""
-    return _encode(arrays, lambda: meta)
-
-
-def _encode(arrays: dict[str, np.ndarray], meta: Callable[[], dict[str, Any]]) -> bytes:
-    """npz bytes of `arrays`, then of `meta()` (called once the arrays are written, so it can time
-    them). Deflate level 1, not `np.savez_compressed`'s 6: 3x faster on landmark arrays (a tenth of
-    a 256 px clip's measuring time) for files 4% larger; `np.load` reads both."""
-    buf = io.BytesIO()
-    with zipfile.ZipFile(buf, "w", zipfile.ZIP_DEFLATED, compresslevel=1) as z:
-        for name, arr in arrays.items():
-            _write_npy(z, name, arr)
-        _write_npy(z, "meta", np.frombuffer(json.dumps(meta()).encode(), dtype=np.uint8))
-    return buf.getvalue()
-
-
-def _write_npy(z: zipfile.ZipFile, name: str, arr: np.ndarray) -> None:
-    with z.open(f"{name}.npy", "w", force_zip64=True) as f:
-        np.lib.format.write_array(f, np.asanyarray(arr), allow_pickle=False)
-
-
-def decode_payload(data: bytes | Path) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
-    """Inverse of `encode_payload`; accepts the bytes or a cache file."""
-    src = io.BytesIO(data) if isinstance(data, bytes) else data
-    with np.load(src) as z:
-        meta = json.loads(z["meta"].tobytes().decode())
-        arrays = {k: z[k] for k in z.files if k != "meta"}
-    return meta, arrays
-
-
-class MeasurementStore:
-    """The `measurements/` cache: one `<key>.npz` per clip, written atomically (a killed run
-    leaves complete entries or none), so a re-run measures only what is missing."""
-
-    def __init__(self, root: str | Path):
-        self.root = Path(root)
-        self.root.mkdir(parents=True, exist_ok=True)
-
-    def path(self, key: str) -> Path:
-        return self.root / f"{key}.npz"
-
-    def has(self, key: str) -> bool:
-        return self.path(key).is_file()
-
-    def save(self, key: str, payload: bytes) -> None:
-        tmp = self.root / f".{key}.{os.getpid()}.tmp"
-        tmp.write_bytes(payload)
-        os.replace(tmp, self.path(key))
-
-    def load(self, key: str) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
-        return decode_payload(self.path(key))
-
-
 # -- measuring -----------------------------------------------------------------------------------------
 
 
@@ -232,7 +174,7 @@ def measure_clip(clip: ClipInput, config: MeasureConfig) -> bytes:
         meta["config"] = config.fingerprint()
         return meta
 
-    return _encode(arrays, finish)
+    return encode_timed(arrays, finish)
 
 
 def _measure(clip: ClipInput, config: MeasureConfig, timer: _Timer) -> tuple[dict[str, Any], dict[str, np.ndarray]]:

@@ -41,7 +41,8 @@ from ..media.ffmpeg import cut_clip, run_ffmpeg
 from ..media.probe import probe
 from ..schema import FEATURES, empty_record
 from .decisions import Thresholds, decide_clip, summarize
-from .measure import ClipInput, MeasureConfig, MeasurementStore, cache_key, measure_clip
+from .measure import ClipInput, MeasureConfig, cache_key, measure_clip
+from .measurements import MeasurementStore
 
 ResultCallback = Callable[[str], None]
 

@@ -10,7 +10,8 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from .measure import ClipInput, MeasureConfig, MeasurementStore, measure_clip
+from .measure import ClipInput, MeasureConfig, measure_clip
+from .measurements import MeasurementStore
 
 
 def _measure_row(row: dict[str, Any], config: MeasureConfig) -> dict[str, Any]:
