@@ -449,3 +449,18 @@ def test_mouth_darkness_grows_with_the_open_mouth():
     assert sg.mouth_darkness(gaping, pts) > 4 * sg.mouth_darkness(shut, pts) > 0  # luma 12 inside, not 200
     pts[60, 0] = np.nan
     assert np.isnan(sg.mouth_darkness(gaping, pts))
+
+
+def test_sync_models_only_judge_the_frames_the_audio_covers():
+    from facevid_datasets.curation import load_model
+
+    audio, mouth = _talking(12.0, seed=7)
+    lms = np.zeros((len(mouth), 68, 3))
+    lms[:, 62, 1], lms[:, 66, 1] = 100.0, 100.0 + mouth  # inner-lip gap follows the mouth signal
+    lms[:, 27, 1], lms[:, 8, 1] = 0.0, 200.0
+    for name in ("av-regression", "av-envelope"):
+        model = load_model("sync", name)
+        assert model.measure(lms, audio, 16_000, 25.0).confidence > 4.0, name
+        assert model.measure(lms, audio[:1600], 16_000, 25.0) is None, name  # 0.1 s of a 12 s clip
+        silent = model.measure(lms, np.zeros_like(audio), 16_000, 25.0)
+        assert silent is None, name

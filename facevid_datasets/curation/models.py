@@ -183,7 +183,8 @@ class BrisqueQuality:
 
 
 class _MouthSync:
-    """The offline sync models: the landmarks' inner-lip gap against the audio, by `_test`."""
+    """The offline sync models: the landmarks' inner-lip gap against the audio, by `_test`, over the
+    frames the audio covers."""
 
     crop_size = 0
 
@@ -199,7 +200,10 @@ class _MouthSync:
         crops: np.ndarray | None = None,
         features: np.ndarray | None = None,
     ) -> SyncResult | None:
-        return self._test(mouth_opening(landmarks), audio, sample_rate, fps, features)
+        heard = min(len(landmarks), int(len(audio) / sample_rate * fps))  # an audio track may end early
+        if features is not None:
+            features = features[:heard]
+        return self._test(mouth_opening(landmarks[:heard]), audio, sample_rate, fps, features)
 
     def _test(
         self, mouth: np.ndarray, audio: np.ndarray, sample_rate: int, fps: float, features: np.ndarray | None
