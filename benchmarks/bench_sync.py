@@ -23,6 +23,7 @@ from pathlib import Path
 import numpy as np
 
 from facevid_datasets.curation import Thresholds, load_model, sync_status
+from facevid_datasets.curation.decisions import sync_near_score
 from facevid_datasets.media.decode import AUDIO_SAMPLE_RATE, TorchcodecReader, decode_audio
 
 REAL = Path(__file__).resolve().parents[1].parent / "shared" / "real" / "dhfv-calibration"
@@ -73,14 +74,6 @@ def measure(model: object, clip: dict, audio: np.ndarray) -> dict:
     return row
 
 
-def near_score(row: dict, t: Thresholds) -> float:
-    curve = row["sync_curve"]
-    if not curve:
-        return float("nan")
-    mid = (len(curve) - 1) // 2
-    return max(curve[max(0, mid - t.sync_near_offset) : mid + t.sync_near_offset + 1])
-
-
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--real", type=Path, default=REAL)
@@ -119,8 +112,8 @@ def main() -> None:
         for label, floor in (("all", 0.0), (f">= {t.sync_min_seconds:g} s", t.sync_min_seconds)):
             own = [r for r in rows["own"] if r["duration"] >= floor]
             other = [r for r in rows["other"] if r["duration"] >= floor]
-            a = np.array([near_score(r, t) for r in own])
-            b = np.array([near_score(r, t) for r in other])
+            a = np.array([sync_near_score(r, t) for r in own])
+            b = np.array([sync_near_score(r, t) for r in other])
             a, b = a[np.isfinite(a)], b[np.isfinite(b)]
             auc = float((a[:, None] > b[None, :]).mean()) if len(a) and len(b) else float("nan")
             status = [sync_status(r, t) for r in own]

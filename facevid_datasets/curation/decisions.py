@@ -163,7 +163,7 @@ def decide(m: dict[str, Any], t: Thresholds) -> tuple[str, str | None, str]:
         return "drop", "sync", f"sync offset {m['sync_offset']} frames at confidence {m['sync_confidence']:.3f}: " \
             f"|offset| > {t.sync_max_offset}"  # fmt: skip
     if status == "wrong_audio":
-        return "drop", "sync", f"mouth follows nothing in the audio (sync {_near_score(m, t):.2f} < " \
+        return "drop", "sync", f"mouth follows nothing in the audio (sync {sync_near_score(m, t):.2f} < " \
             f"{t.sync_wrong_below} within {t.sync_near_offset} frames of zero): another speaker's audio"  # fmt: skip
     return "keep", None, "passed every stage"
 
@@ -182,17 +182,18 @@ def sync_status(m: dict[str, Any], t: Thresholds) -> str:
     confident = conf >= t.sync_min_confidence and not at_edge
     if confident:
         return "out_of_sync" if abs(off) > t.sync_max_offset else "in_sync"
-    if t.sync_wrong_below > 0 and _near_score(m, t) < t.sync_wrong_below:
+    if t.sync_wrong_below > 0 and sync_near_score(m, t) < t.sync_wrong_below:
         return "wrong_audio"
     return "unknown"
 
 
-def _near_score(m: dict[str, Any], t: Thresholds) -> float:
+def sync_near_score(m: dict[str, Any], t: Thresholds) -> float:
     """The best score of the sync curve within `sync_near_offset` frames of zero offset (the
     confidence when no curve was stored)."""
     curve = m.get("sync_curve") or []
     if not curve:
-        return float(m["sync_confidence"])
+        conf = m.get("sync_confidence")
+        return float("nan") if conf is None else float(conf)
     mid = (len(curve) - 1) // 2
     return float(max(curve[max(0, mid - t.sync_near_offset) : mid + t.sync_near_offset + 1]))
 
