@@ -202,6 +202,20 @@ def test_stream_resumes_mid_epoch_exactly():
     with pytest.raises(ValueError, match="world_size"):
         ClipDataset.streaming(streams, frames=8, num_samples=96, batch_size=4, seed=3, rank=0,
                               world_size=2).load_state_dict(state)
+    # the worker count travels with the state: another count is an error, not other items
+    run.num_workers = 2
+    state = run.state_dict()
+    again = make()
+    again.load_state_dict(state)
+    assert again.num_workers == 2 and len(_iterate(again, 2, batch_size=4)) == len(rest)
+    wrong = make()
+    wrong.load_state_dict(state)
+    with pytest.raises(RuntimeError, match="2 DataLoader workers"):
+        _iterate(wrong, 0, batch_size=4)
+    other = make()
+    other.num_workers = 3
+    with pytest.raises(ValueError, match="DataLoader workers"):
+        other.load_state_dict(state)
 
 
 REAL = Path(__file__).resolve().parents[1].parent / "shared" / "real" / "dhfv-calibration"

@@ -23,6 +23,7 @@ from torch.utils.data import DataLoader, Dataset, IterableDataset, Sampler
 
 from .collate import VideoCollator
 from .recovery import EpochReport, Replacer
+from .sampling.streaming import StreamingClipDataset
 
 
 class CudaPrefetcher:
@@ -130,6 +131,8 @@ def clip_loader(
     if replace and map_style and collator.replace is None:
         collator = copy.copy(collator)
         collator.replace, collator.report = Replacer(dataset, sampler, seed), EpochReport()
+    if isinstance(dataset, StreamingClipDataset):  # its shards and resume point follow the worker count
+        dataset.num_workers = num_workers
     kwargs: dict[str, Any] = {}
     if num_workers > 0 and not cuda:  # loaded once here: forked workers inherit it instead of each importing it
         import torchvision.transforms.v2.functional  # noqa: F401

@@ -166,6 +166,9 @@ class StreamingClipDataset(IterableDataset):
     `batch_size`: reader (rank r, worker w) fills the batches the DataLoader takes from worker w, and
     items carry their rank position so `mark_consumed` / `state_dict` work as for a sampler; resume
     needs the same world size, worker count and batch size (shards are assigned by them).
+    `num_workers`: the DataLoader's worker count, when known (`clip_loader` sets it); it is saved
+    with the state and checked when iterating, so a resume with another count fails with a clear
+    error instead of silently replaying other items.
     """
 
     def __init__(
@@ -221,7 +224,7 @@ class StreamingClipDataset(IterableDataset):
         self.epoch = 0
         self._skip = 0  # rank items to skip at the next iteration (a resume point)
         self._consumed = 0
-        self._num_workers: int | None = None
+        self.num_workers: int | None = None
 
     def __len__(self) -> int:
         """Windows this rank yields per epoch."""
@@ -243,7 +246,8 @@ class StreamingClipDataset(IterableDataset):
     def state_dict(self) -> dict[str, Any]:
         """Epoch and items of this rank consumed (as reported with `mark_consumed`)."""
         return {"epoch": self.epoch, "consumed": self._consumed, "seed": self.seed, "world_size": self.world_size,
-                "batch_size": self.batch_size, "windows_per_visit": self.k, "num_samples": self.num_samples}
+                "batch_size": self.batch_size, "windows_per_visit": self.k, "num_samples": self.num_samples,
+                "num_workers": self.num_workers}
 
     def load_state_dict(self, state: Mapping[str, Any]) -> None:
         """Continue the saved epoch (same world size, batch size, seed and worker count)."""
@@ -252,6 +256,11 @@ class StreamingClipDataset(IterableDataset):
             if state[key] != mine:
                 raise ValueError(f"cannot resume a stream: saved {key}={state[key]}, this dataset has {mine} "
                                  "(streams are split by shard, so the layout must match)")
+        saved = state.get("num_workers")
+        if saved is not None and self.num_workers is not None and max(1, saved) != max(1, self.num_workers):
+            raise ValueError(f"cannot resume a stream: saved with {saved} DataLoader workers, this loader has "
+                             f"{self.num_workers} (each worker reads its own shards)")
+        self.num_workers = saved if self.num_workers is None else self.num_workers
         self.epoch = int(state["epoch"])
         self._skip = self._consumed = int(state["consumed"])
 
@@ -287,6 +296,9 @@ class StreamingClipDataset(IterableDataset):
     def __iter__(self) -> Iterator[ClipPlan]:
         info = get_worker_info()
         worker, workers = (info.id, info.num_workers) if info else (0, 1)
+        if self.num_workers is not None and max(1, self.num_workers) != workers:
+            raise RuntimeError(f"this stream is set for {self.num_workers} DataLoader workers (its saved state, or "
+                               f"clip_loader) but runs in {workers}: shards and the resume point follow the count")
         for draw, rec, group in self.reader_draws(worker, workers):
             plan = make_plan(rec, self.spec, draw_rng(self.spec.seed, draw), row=-1)
             plan.epoch, plan.position = draw.epoch, draw.position
