@@ -22,8 +22,9 @@ from pathlib import Path
 
 import numpy as np
 
-from facevid_datasets.curation import Thresholds, load_model, sync_status
+from facevid_datasets.curation import MeasureConfig, Thresholds, load_model, sync_status
 from facevid_datasets.curation.decisions import sync_near_score
+from facevid_datasets.curation.measure import FrameMeasures, stack_frames
 from facevid_datasets.media.decode import AUDIO_SAMPLE_RATE, TorchcodecReader, decode_audio
 
 REAL = Path(__file__).resolve().parents[1].parent / "shared" / "real" / "dhfv-calibration"
@@ -32,31 +33,23 @@ SHIFT = 8  # frames
 
 
 def picture(path: Path, work: Path) -> dict[str, np.ndarray | float]:
-    """Mesh landmarks and the regression model's per-frame mouth darkness of one clip (cached)."""
+    """Mesh landmarks and the regression model's per-frame mouth darkness of one clip, measured by
+    curation's own per-frame code (`FrameMeasures`, default models, one shot); cached."""
     cache = work / f"{path.stem}.npz"
     if cache.is_file():
         with np.load(cache) as z:
             return {k: z[k] for k in z.files}
-    det, mesh = load_model("face_detector", "mediapipe"), load_model("landmarks", "mediapipe-mesh")
-    feature = load_model("sync", "av-regression").frame_feature
+    config = MeasureConfig()
     reader = TorchcodecReader(str(path))
     n, fps = reader.num_frames, reader.fps
-    lms = np.full((n, 468, 3), np.nan, dtype=np.float32)
-    dark = np.full(n, np.nan)
-    face = None
+    frames_of = FrameMeasures(n, {kind: load_model(kind, spec) for kind, spec in config.models.items()}, config)
     for a in range(0, n, 64):
-        frames, _ = reader.get_frames(list(range(a, min(n, a + 64))))
-        for j, rgb in enumerate(frames.permute(0, 2, 3, 1).numpy()):
-            i = a + j
-            if i % 5 == 0:
-                faces = det.detect(rgb)
-                face = max(faces, key=lambda f: f.area) if faces else None
-            if face is not None:
-                lm = np.asarray(mesh.landmarks(rgb, face), dtype=np.float32)
-                if len(lm):
-                    lms[i], dark[i] = lm, feature(rgb, lm)
+        batch, _ = reader.get_frames(list(range(a, min(n, a + 64))))
+        for i, rgb in enumerate(batch.permute(0, 2, 3, 1).numpy(), start=a):
+            frames_of.faces(i, rgb, 0)
     wav = decode_audio(str(path), 0.0, n / fps, AUDIO_SAMPLE_RATE)
-    out = {"landmarks": lms, "dark": dark, "fps": np.float64(fps), "audio": wav.numpy()}
+    out = {"landmarks": stack_frames(frames_of.lms, n), "dark": stack_frames(frames_of.feats, n)[:, 0],
+           "fps": np.float64(fps), "audio": wav.numpy()}  # fmt: skip
     work.mkdir(parents=True, exist_ok=True)
     np.savez(cache, **out)
     return out

@@ -91,8 +91,8 @@ def test_measure_splits_at_the_cuts_without_decoding_the_file_again(clips, name,
 
     monkeypatch.setattr(scenedetect, "detect", no_second_decode)
     sampled: list[int] = []
-    sample = measure._Frames.sample
-    monkeypatch.setattr(measure._Frames, "sample", lambda self, i, rgb: (sampled.append(i), sample(self, i, rgb)))
+    sample = measure.FrameMeasures.sample
+    monkeypatch.setattr(measure.FrameMeasures, "sample", lambda self, i, rgb: (sampled.append(i), sample(self, i, rgb)))
     config = MeasureConfig()
     meta, arrays = decode_payload(measure_clip(ClipInput(name, str(clips[name])), config))
     assert meta["clip"]["error"] is None, meta["clip"]["error"]

@@ -188,7 +188,7 @@ def _measure(clip: ClipInput, config: MeasureConfig, timer: _Timer) -> tuple[dic
     n, fps = reader.num_frames, reader.fps
     if n <= 0 or fps <= 0:
         raise ValueError(f"{clip.video}: no decodable frames")
-    frames = _Frames(n, m, config, timer)
+    frames = FrameMeasures(n, m, config, timer)
     scenes = SceneCuts(fps, config.scene_threshold, config.min_scene_frames)
     cuts: list[int] = []
     samples = _samples(n, fps, cuts, config)
@@ -229,13 +229,13 @@ def _measure(clip: ClipInput, config: MeasureConfig, timer: _Timer) -> tuple[dic
         audio = None if wav is None else wav.numpy()
 
     segments = plan_segments(n, fps, cuts, config.max_segment_seconds)
-    landmarks = _stack(frames.lms, n)
-    keypoints = landmarks if frames.same_kp else _stack(frames.kps, n)
+    landmarks = stack_frames(frames.lms, n)
+    keypoints = landmarks if frames.same_kp else stack_frames(frames.kps, n)
     seg_meta = []
     for s in segments:
         with timer("sync"):
             sync = _sync(m["sync"], s, landmarks, audio, fps, frames.crops if frames.sync_crop else None,
-                         _stack(frames.feats, n) if frames.sync_feature is not None else None)  # fmt: skip
+                         stack_frames(frames.feats, n) if frames.sync_feature is not None else None)  # fmt: skip
         smooth = smooth_angles(frames.pose[s.start : s.end], config.pose_smooth)
         seg_meta.append(_segment_meta(s, fps, frames.counts, frames.boxes, landmarks, smooth, frames.per_sample,
                                       sync, config.sample_frames))  # fmt: skip
@@ -282,12 +282,13 @@ def _decode(reader: TorchcodecReader, indices: list[int], timer: _Timer) -> np.n
         return frames.permute(0, 2, 3, 1).contiguous().numpy()
 
 
-class _Frames:
+class FrameMeasures:
     """Per-frame measurements of one clip, filled frame by frame in decoding order (a frame may be
-    measured again: each call overwrites that frame's values)."""
+    measured again: each call overwrites that frame's values). `measure_clip` runs one per clip;
+    benchmarks use it to measure pictures exactly as curation does."""
 
-    def __init__(self, n: int, models: dict[str, Any], config: MeasureConfig, timer: _Timer):
-        self.m, self.config, self.timer = models, config, timer
+    def __init__(self, n: int, models: dict[str, Any], config: MeasureConfig, timer: _Timer | None = None):
+        self.m, self.config, self.timer = models, config, timer or _Timer()
         self.same_kp = config.models["keypoints"] == config.models["landmarks"]
         self.sync_crop = int(getattr(models["sync"], "crop_size", 0) or 0)
         self.sync_feature = getattr(models["sync"], "frame_feature", None)
@@ -366,8 +367,9 @@ def _detect(detector: Any, rgb: np.ndarray, max_side: int) -> list[Face]:
             for f in detector.detect(small)]  # fmt: skip
 
 
-def _stack(items: list[np.ndarray | None], n: int) -> np.ndarray:
-    """(n, P, 3) float32 with NaN rows for frames without a face; (n, 0, 3) when none had one."""
+def stack_frames(items: list[np.ndarray | None], n: int) -> np.ndarray:
+    """(n, *shape) float32 of per-frame arrays with NaN rows for frames without a face; (n, 0, 3)
+    when none had one."""
     first = next((x for x in items if x is not None), None)
     if first is None:
         return np.full((n, 0, 3), np.nan, dtype=np.float32)

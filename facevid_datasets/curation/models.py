@@ -261,7 +261,7 @@ class RegressionSync(_MouthSync):
     def _test(
         self, mouth: np.ndarray, audio: np.ndarray, sample_rate: int, fps: float, features: np.ndarray | None
     ) -> SyncResult | None:
-        visual = mouth[:, None] if features is None else np.column_stack([mouth, np.asarray(features)[: len(mouth)]])
+        visual = mouth[:, None] if features is None else np.column_stack([mouth, features])
         mel = log_mel_per_frame(audio, sample_rate, fps, len(mouth), self.n_mels)
         return sync_by_regression(visual, mel, fps, self.max_offset)
 
