@@ -112,9 +112,11 @@ class LayoutBuilder(datasets.ArrowBasedBuilder, FaceVidBuilder):
                 f"Then: load_dataset({self.NAME!r}, data_dir='/path/to/{self.NAME}'), or name the gated Hub repo "
                 f"with repo_id=... (or the environment variable {env_var(self.NAME)})."
             )
+        from facevid_datasets.raw.archives import builder_release_root
+
         local = Path(self._cache_dir_root) / "facevid_hub" / repo_id.replace("/", "--")
-        return download(self.NAME, local, config=self.config, repo_id=repo_id,
-                        revision=self.config.revision, token=self.token)  # fmt: skip
+        return builder_release_root(self, download(self.NAME, local, config=self.config, repo_id=repo_id,
+                                                   revision=self.config.revision, token=self.token))  # fmt: skip
 
     def _probe_cache(self) -> ProbeCache:
         path = Path(self._cache_dir_root) / "facevid_probe_cache.sqlite" if self.config.probe_cache else None

@@ -48,9 +48,12 @@ class FaceVidConfig(datasets.BuilderConfig):
     """Options every builder understands.
 
     videos_dir: where the downloaded source videos are, when not `<data_dir>/videos`.
+    extract_dir: where archives in `data_dir` (.tar, .tar.gz, .zip, split parts) are extracted:
+        a folder outside the release, "beside" (`<data_dir>-extracted`), or None (under the cache).
     """
 
     videos_dir: str | None = None
+    extract_dir: str | None = None
 
 
 class FaceVidBuilder(datasets.GeneratorBasedBuilder):
@@ -167,7 +170,9 @@ class FaceVidBuilder(datasets.GeneratorBasedBuilder):
         root = Path(os.path.expanduser(data_dir))
         if not root.is_dir():
             raise DatasetNotFound(f"{self.NAME}: data_dir {root} does not exist. {self.ACCESS}")
-        return root
+        from .raw.archives import builder_release_root
+
+        return builder_release_root(self, root)
 
     def videos_dir(self) -> Path:
         """Downloaded source videos: `videos_dir=` if given, else `<data_dir>/videos`."""

@@ -19,6 +19,7 @@ from typer.core import TyperGroup
 LAZY_COMMANDS: dict[str, tuple[str, str]] = {
     "curate": ("facevid_datasets.curation.cli", "Measure every clip and decide keep/drop with reasons."),
     "download": ("facevid_datasets.hub.cli", "Download a dataset's files from its gated Hub repo, verified."),
+    "extract": ("facevid_datasets.hub.cli", "Extract a release delivered as archives or split parts, once."),
     "export": ("facevid_datasets.hub.cli", "Write a built dataset as Parquet, WebDataset or LitData shards."),
     "forget": ("facevid_datasets.licence.cli", "Remove clips named in a deletion list from every copy made of them."),
     "stats": ("facevid_datasets.stats_cli", "Print the paper's distributions; write plots and a JSON summary."),

@@ -130,7 +130,8 @@ def _weighted_nms(boxes: np.ndarray, pts: np.ndarray, score: np.ndarray, iou: fl
         wts = score[group][:, None]
         out.append(((boxes[group] * wts).sum(0) / wts.sum(), (pts[group] * wts[:, :, None]).sum(0) / wts.sum(),
                     float(score[best])))  # fmt: skip
-        order = [i for i in order if i not in set(group)]
+        grouped = set(group)
+        order = [i for i in order if i not in grouped]
     return out
 
 

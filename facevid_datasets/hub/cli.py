@@ -1,4 +1,5 @@
-"""`facevid download` and `facevid export`: gated Hub download and Hub-ready export."""
+"""`facevid download`, `facevid extract` and `facevid export`: gated download (Hugging Face Hub or
+ModelScope), a release delivered as archives extracted once, and Hub-ready export."""
 
 from __future__ import annotations
 
@@ -38,6 +39,34 @@ def register(app: typer.Typer) -> None:
             typer.echo(str(e).strip("'\""), err=True)
             raise typer.Exit(1) from None
         typer.echo(f"{name}/{cfg}: files in {path}\nload with: load_dataset({name!r}, {cfg!r}, data_dir={str(path)!r})")
+
+    @app.command()
+    def extract(
+        data_dir: Path = typer.Argument(..., help="Folder holding the archives (.tar, .tar.gz, .zip, split parts)"),
+        to: str = typer.Option(None, "--to", help="Folder to extract into, outside the release, or 'beside' "
+                               "(<data_dir>-extracted; default)"),
+        remove_parts: bool = typer.Option(False, help="Delete the parts once the whole archive was read without error"),
+    ) -> None:
+        """Extract the archives of a release folder once (resumable; parts read in order, never joined)."""
+        from ..errors import FaceVidError as _Err
+        from ..raw.archives import extraction_dir, finish_release, iter_extract
+
+        try:
+            if not data_dir.is_dir():
+                raise _Err(f"{data_dir}: no such folder")
+            dest = extraction_dir(data_dir, data_dir.parent, to or "beside")
+            results = list(iter_extract(data_dir, dest, remove_parts=remove_parts))
+            if not results:
+                raise _Err(f"{data_dir}: holds no archive (.tar, .tar.gz, .tgz, .zip or their parts)")
+            root = finish_release(data_dir, dest)
+        except _Err as e:
+            typer.echo(str(e), err=True)
+            raise typer.Exit(1) from None
+        for r in results:
+            done = "already extracted" if r.already_done else f"{r.written} files written, {r.skipped} already there"
+            refused = f", {len(r.refused)} unsafe members refused" if r.refused else ""
+            typer.echo(f"{r.archive.name}: {done}{refused}")
+        typer.echo(f"load with: load_dataset(<name>, data_dir={str(root)!r})")
 
     @app.command()
     def export(

@@ -8,13 +8,16 @@ from typing import Any
 
 from ..errors import FaceVidError
 from ..raw import AUDIO_EXTENSIONS, METADATA_NAMES, SIDE_DIRS, VIDEO_EXTENSIONS, config_keeps, iter_table, parse_row
+from ..raw.archives import is_archive_file
 
 
 def select_files(name: str, config: str | Any, repo_files: Iterable[str], local_dir: Path) -> list[str]:
     """Repo paths a config needs: metadata, card, and the videos and side files of the clips it keeps.
 
     `config` is a config name or a builder config object (with its `origins` / `languages`). Reads
-    the metadata tables already downloaded to `local_dir`.
+    the metadata tables already downloaded to `local_dir`. Archives and their parts (a release
+    delivered as `.tar.gz.part.aa`, ...) are kept for every config: which clips they hold is only
+    known once they are read. One pass over the listing and one over the metadata.
     """
     from ..builders import builder_class
 
@@ -24,6 +27,7 @@ def select_files(name: str, config: str | Any, repo_files: Iterable[str], local_
         raise KeyError(f"{name} has no config {config!r}; configs: {[c.name for c in cls.BUILDER_CONFIGS]}")
     files = list(repo_files)
     base = [p for p in files if p in METADATA_NAMES or p == "README.md"]
+    base += [p for p in files if is_archive_file(p)]
     videos = [p for p in files if p.split("/")[0] not in SIDE_DIRS and Path(p).suffix.lower() in VIDEO_EXTENSIONS]
     side = {(p.split("/")[0], Path(p).stem): p for p in files if p.split("/")[0] in SIDE_DIRS}
     all_side = [p for p in files if p.split("/")[0] in SIDE_DIRS
@@ -58,4 +62,5 @@ def select_files(name: str, config: str | Any, repo_files: Iterable[str], local_
         if rel not in referenced and config_keeps(cfg, cls.NAME, cls.origin_of(stem), cls.language_of(rel)):
             chosen.add(rel)
             chosen.update(side[(k, stem)] for k in SIDE_DIRS if (k, stem) in side)
-    return base + sorted(p for p in chosen if p in set(files))
+    listed = set(files)
+    return base + sorted(p for p in chosen if p in listed)
