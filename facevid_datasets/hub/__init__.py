@@ -15,22 +15,31 @@ Without access the user gets an `AccessError` naming the licence, the page where
 requested (for DH-FaceVid-1K also the application form) and how to log in; 401 (not logged in)
 and 403 (logged in, not approved) read differently. No message ever contains the token.
 
+ModelScope is the second route (`hub/modelscope.py`): `download(..., hub="modelscope")`,
+`facevid download --from modelscope`, or a repo id written `modelscope:owner/name`, with the same
+listing check, per-config selection, verification and resume. A release delivered as archives
+(`.tar.gz.part.aa`, ...) downloads whole (archive parts are kept for every config) and is
+extracted when it is built (`raw/archives.py`).
+
 Repo ids: `HUB_REPOS` lists the defaults (none is published yet); `repo_id=` or the environment
 variable `FACEVID_HUB_REPO_<NAME>` (e.g. `FACEVID_HUB_REPO_FACEVID_1K`) sets one.
 """
 
 from .access import APPLICATION_FORMS, HUB_REPOS, AccessError, access_message, endpoint_url, env_var, hub_repo
-from .fetch import UnsafeListing, check_listing, download
+from .fetch import UnsafeListing, allow_patterns, check_listing, download
+from .modelscope import modelscope_endpoint, split_repo
 from .select import select_files
-from .verify import VerificationError, expected_hash, file_hash, verify_files
+from .verify import RemoteFile, VerificationError, expected_hash, file_hash, verify_files
 
 __all__ = [
     "APPLICATION_FORMS",
     "HUB_REPOS",
     "AccessError",
+    "RemoteFile",
     "UnsafeListing",
     "VerificationError",
     "access_message",
+    "allow_patterns",
     "check_listing",
     "download",
     "endpoint_url",
@@ -38,6 +47,8 @@ __all__ = [
     "expected_hash",
     "file_hash",
     "hub_repo",
+    "modelscope_endpoint",
     "select_files",
+    "split_repo",
     "verify_files",
 ]

@@ -22,8 +22,10 @@ def register(app: typer.Typer) -> None:
         revision: str = typer.Option(None, help="Branch, tag or commit"),
         token: str = typer.Option(None, help="Hub token (default: HF_TOKEN or `hf auth login`)"),
         workers: int = typer.Option(8, help="Parallel file downloads"),
+        source: str = typer.Option("huggingface", "--from", help="huggingface or modelscope (server: "
+                                   "MODELSCOPE_ENDPOINT or MODELSCOPE_DOMAIN; token: MODELSCOPE_API_TOKEN)"),
     ) -> None:
-        """Download a dataset's files (only those the config needs) from its gated Hub repo, verified."""
+        """Download a dataset's files (only those the config needs) from its gated Hub or ModelScope repo, verified."""
         from ..builders import builder_class
         from . import download as hub_download
 
@@ -34,7 +36,7 @@ def register(app: typer.Typer) -> None:
                 typer.echo(f"{name}: the sample ships with the package; load_dataset({name!r}, 'sample').")
                 return
             path = hub_download(name, out or Path(name), config=cfg, repo_id=repo_id, revision=revision,
-                                token=token, max_workers=workers)  # fmt: skip
+                                token=token, max_workers=workers, hub=source)  # fmt: skip
         except (FaceVidError, KeyError) as e:
             typer.echo(str(e).strip("'\""), err=True)
             raise typer.Exit(1) from None

@@ -1,11 +1,21 @@
-"""The download: an untrusted listing checked, then `snapshot_download` of what the config needs."""
+"""The download: an untrusted listing checked, then only what the config needs fetched and verified.
+
+Two routes share this one flow: the Hugging Face Hub (`huggingface_hub.snapshot_download`) and
+ModelScope (`hub/modelscope.py`, the `modelscope` SDK). A route lists the repo (`RemoteFile`s),
+fetches files by glob patterns (complete files skipped, partial ones resumed) and explains its
+errors. The plan is linear at release scale: the wanted paths are turned into patterns once
+(`allow_patterns`: a whole folder becomes `folder/*`), because both SDKs match every listed file
+against every pattern, which for 270k exact paths would not finish.
+"""
 
 from __future__ import annotations
 
 import glob
 import logging
 import os
+from collections import Counter
 from collections.abc import Iterable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -17,8 +27,9 @@ from ..errors import FaceVidError, UnsafePath
 from ..raw import METADATA_NAMES
 from ..raw.layout import safe_relpath
 from .access import _translate, endpoint_url, env_var, hub_repo
+from .modelscope import ModelScopeRoute, split_repo
 from .select import select_files
-from .verify import VerificationError, verify_files
+from .verify import RemoteFile, VerificationError, remote_file, verify_files
 
 try:  # the HTTP client huggingface_hub 2.x uses; 1.x used httpx
     from httpx2 import HTTPError as _TransportError
@@ -52,6 +63,77 @@ def _offline() -> bool:
     return bool(constants.HF_HUB_OFFLINE) or os.environ.get("HF_HUB_OFFLINE", "").upper() in ("1", "ON", "YES", "TRUE")
 
 
+def allow_patterns(wanted: Iterable[str], listing: Iterable[str]) -> list[str]:
+    """Glob patterns that select exactly `wanted` out of `listing`: `folder/*` for the shallowest folder
+    whose listed files are all wanted, the escaped path otherwise. Linear in the listing."""
+    want = set(wanted)
+    total: Counter[str] = Counter()
+    hit: Counter[str] = Counter()
+    for p in listing:  # counts per parent folder first, then up the (few) folders
+        d = p.rpartition("/")[0]
+        total[d] += 1
+        hit[d] += p in want
+    own = [(d, total[d], hit[d]) for d in total]
+    for d, n, h in own:
+        up = d.rpartition("/")[0]
+        while up:
+            total[up] += n
+            hit[up] += h
+            up = up.rpartition("/")[0]
+    out: list[str] = []
+    covered: set[str] = set()
+    for p in sorted(want):
+        parts = p.split("/")
+        for i in range(1, len(parts)):
+            d = "/".join(parts[:i])
+            if total[d] == hit[d]:
+                if d not in covered:
+                    covered.add(d)
+                    out.append(glob.escape(d) + "/*")
+                break
+        else:
+            out.append(glob.escape(p))
+    return out
+
+
+@dataclass
+class HubRoute:
+    """One Hugging Face Hub dataset repo read through `huggingface_hub` into `local`."""
+
+    name: str
+    repo_id: str
+    local: Path
+    revision: str | None
+    token: str | bool | None
+    endpoint: str | None = None
+    max_workers: int = 8
+
+    errors = _NET_ERRORS
+
+    def __post_init__(self) -> None:
+        self.url = endpoint_url(self.endpoint)
+        self.api = HfApi(endpoint=self.url, token=self.token, library_name="facevid-datasets")
+        self.commit: str | None = None
+
+    def listing(self) -> dict[str, RemoteFile]:
+        """Every file of the repo at one commit (later fetches read that same commit)."""
+        self.commit = self.api.dataset_info(self.repo_id, revision=self.revision).sha
+        tree = self.api.list_repo_tree(self.repo_id, repo_type="dataset", recursive=True, revision=self.commit)
+        return {f.path: remote_file(f) for f in tree if isinstance(f, RepoFile)}
+
+    def fetch(self, patterns: list[str], force: list[str] | None = None) -> None:
+        """Download the files matching `patterns`; `force`: these are downloaded again."""
+        for group, again in ((patterns, False), ([glob.escape(p) for p in force or []], True)):
+            if group:
+                snapshot_download(self.repo_id, repo_type="dataset", revision=self.commit, local_dir=self.local,
+                                  token=self.token, endpoint=self.url, allow_patterns=group,
+                                  max_workers=max(1, self.max_workers), force_download=again,
+                                  library_name="facevid-datasets")  # fmt: skip
+
+    def translate(self, err: BaseException) -> FaceVidError:
+        return _translate(self.name, self.repo_id, self.url, self.token, err)  # type: ignore[arg-type]
+
+
 def download(
     name: str,
     local_dir: str | Path,
@@ -62,13 +144,16 @@ def download(
     token: str | bool | None = None,
     endpoint: str | None = None,
     max_workers: int = 8,
+    hub: str | None = None,
 ) -> Path:
-    """Download dataset `name`'s files for `config` (a name or a config object) from its gated Hub repo.
+    """Download dataset `name`'s files for `config` (a name or a config object) from its gated repo.
 
-    Files come through `huggingface_hub.snapshot_download` (parallel, resumed, files already
-    complete skipped); sizes and hashes are then checked with a memo (`verify_files`). Returns
-    `local_dir` (a release folder the builders read with data_dir=). Raises AccessError with
-    guidance when the repo cannot be read, UnsafeListing for a listing with unsafe paths, and
+    `hub` is "huggingface" (default) or "modelscope"; a repo id written `modelscope:owner/name`
+    picks ModelScope too. Files come through the hub's SDK (parallel, resumed, files already
+    complete skipped); sizes and hashes are then checked with a memo (`verify_files`), and files
+    that fail are fetched once more. Returns `local_dir` (a release folder the builders read with
+    data_dir=; a release delivered as archives is extracted when it is built). Raises AccessError
+    with guidance when the repo cannot be read, UnsafeListing for a listing with unsafe paths, and
     OfflineError under HF_HUB_OFFLINE when nothing was downloaded before.
     """
     from ..errors import DatasetNotFound, OfflineError
@@ -80,38 +165,31 @@ def download(
 
         raise DatasetNotFound(f"{name}: no Hub repo configured; pass repo_id=... (--repo-id) or set {env_var(name)}. "
                               f"{builder_class(name).ACCESS}")  # fmt: skip
+    which, repo = split_repo(repo, hub)
     local = Path(local_dir)
-    if _offline():
+    if _offline() and which == "huggingface":
         if any(local.glob("metadata.*")) or any(local.rglob("*.mp4")):
             logger.warning("%s: HF_HUB_OFFLINE is set: using the files already in %s, not checked against %s",
                            name, local, repo)  # fmt: skip
             return local
         raise OfflineError(f"{name}: HF_HUB_OFFLINE is set and {local} holds no earlier download of {repo}. Unset "
                            "HF_HUB_OFFLINE to download, or pass data_dir= a folder holding the files.")  # fmt: skip
-    ep = endpoint_url(endpoint)
     local.mkdir(parents=True, exist_ok=True)
-    api = HfApi(endpoint=ep, token=token, library_name="facevid-datasets")
-
-    def fetch(paths: list[str], commit: str, force: bool = False) -> None:
-        if paths:
-            snapshot_download(repo, repo_type="dataset", revision=commit, local_dir=local, token=token, endpoint=ep,
-                              allow_patterns=[glob.escape(p) for p in paths], max_workers=max(1, max_workers),
-                              force_download=force, library_name="facevid-datasets")  # fmt: skip
-
+    route_cls = ModelScopeRoute if which == "modelscope" else HubRoute
+    route = route_cls(name, repo, local, revision, token, endpoint, max_workers)
     try:
-        commit = api.dataset_info(repo, revision=revision).sha
-        entries = {f.path: f for f in api.list_repo_tree(repo, repo_type="dataset", recursive=True, revision=commit)
-                   if isinstance(f, RepoFile)}  # fmt: skip
+        entries = route.listing()
         check_listing(name, repo, entries)
-        fetch([p for p in entries if p in METADATA_NAMES or p == "README.md"], commit)
-        wanted = select_files(name, config, entries, local)
-        fetch(wanted, commit)
+        listed = list(entries)
+        route.fetch([glob.escape(p) for p in listed if p in METADATA_NAMES or p in ("README.md", "deletions.txt")])
+        wanted = select_files(name, config, listed, local)
+        route.fetch(allow_patterns(wanted, listed))
         bad = verify_files(local, entries, wanted)
         if bad:
-            fetch(bad, commit, force=True)
+            route.fetch([], force=bad)
             bad = verify_files(local, entries, bad)
-    except _NET_ERRORS as e:
-        raise _translate(name, repo, ep, token, e) from None
+    except route.errors as e:
+        raise route.translate(e) from None
     if bad:
         raise VerificationError(f"{name}: {len(bad)} files do not match the repo's size/hash after a fresh "
                                 f"download, e.g. {local / bad[0]}")  # fmt: skip

@@ -37,7 +37,7 @@ class RemoteFile:
     """What a repo publishes about one file: its size and its hash (algorithm, hex digest)."""
 
     size: int
-    algorithm: str  # "sha256" or "git-sha1"
+    algorithm: str  # "sha256", "git-sha1", or "size" (the server published no hash: size checked only)
     digest: str
 
 
@@ -109,7 +109,7 @@ def verify_files(local_dir: Path, entries: Mapping[str, RemoteFile | RepoFile], 
             bad.append(rel)
             continue
         key = [st.st_size, st.st_mtime_ns, want.digest]
-        if memo.get(rel) == key:
+        if want.algorithm == "size" or memo.get(rel) == key:
             continue
         if file_hash(p, want.algorithm) != want.digest:
             bad.append(rel)

@@ -273,9 +273,11 @@ def hub_deletions(
         RepositoryNotFoundError,
     )
 
-    from ..hub import endpoint_url
+    from ..hub import endpoint_url, split_repo
 
     local = Path(local_dir)
+    if split_repo(repo_id)[0] == "modelscope":  # a ModelScope repo's list comes with its download (hub.download)
+        return local / LIST_NAME if (local / LIST_NAME).is_file() else None
     kwargs = dict(repo_type="dataset", revision=revision, local_dir=local, token=token, endpoint=endpoint_url())
     try:
         return Path(hf_hub_download(repo_id, LIST_NAME, **kwargs))
