@@ -21,19 +21,18 @@ listing check, per-config selection, verification and resume. A release delivere
 (`.tar.gz.part.aa`, ...) downloads whole (archive parts are kept for every config) and is
 extracted when it is built (`raw/archives.py`).
 
-Repo ids: `HUB_REPOS` lists the defaults (none is published yet); `repo_id=` or the environment
-variable `FACEVID_HUB_REPO_<NAME>` (e.g. `FACEVID_HUB_REPO_FACEVID_1K`) sets one.
+Repo ids: each dataset's description (`DESCRIPTION.hub_repo` in its builder module) names the
+official repo, None where none is published; `repo_id=` or the environment variable
+`FACEVID_HUB_REPO_<NAME>` (e.g. `FACEVID_HUB_REPO_FACEVID_1K`) sets one.
 """
 
-from .access import APPLICATION_FORMS, HUB_REPOS, AccessError, access_message, endpoint_url, env_var, hub_repo
+from .access import AccessError, access_message, endpoint_url, env_var, hub_repo
 from .fetch import UnsafeListing, allow_patterns, check_listing, download
 from .modelscope import modelscope_endpoint, split_repo
 from .select import select_files
 from .verify import RemoteFile, VerificationError, expected_hash, file_hash, verify_files
 
 __all__ = [
-    "APPLICATION_FORMS",
-    "HUB_REPOS",
     "AccessError",
     "RemoteFile",
     "UnsafeListing",

@@ -27,7 +27,7 @@ from ..errors import FaceVidError, UnsafePath
 from ..raw import METADATA_NAMES
 from ..raw.layout import safe_relpath
 from .access import _translate, endpoint_url, env_var, hub_repo
-from .modelscope import ModelScopeRoute, split_repo
+from .modelscope import ModelScopeRoute, modelscope_repo, split_repo
 from .select import select_files
 from .verify import RemoteFile, VerificationError, remote_file, verify_files
 
@@ -159,7 +159,7 @@ def download(
     from ..errors import DatasetNotFound, OfflineError
 
     name = name.replace("_", "-").lower()
-    repo = hub_repo(name, repo_id)
+    repo = modelscope_repo(name, repo_id) if hub == "modelscope" else hub_repo(name, repo_id)
     if repo is None:
         from ..builders import builder_class
 

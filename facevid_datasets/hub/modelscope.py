@@ -27,7 +27,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from ..errors import FaceVidError
-from .access import APPLICATION_FORMS, AccessError, _licence
+from .access import AccessError, _description, _licence, env_var
 from .verify import RemoteFile, VerificationError
 
 #: Prefix of a repo id that names a ModelScope dataset repo rather than a Hugging Face Hub one.
@@ -42,6 +42,15 @@ def split_repo(repo_id: str, hub: str | None = None) -> tuple[str, str]:
     if hub not in (None, "huggingface", "hf", "modelscope"):
         raise FaceVidError(f"unknown hub {hub!r}: use huggingface or modelscope")
     return ("modelscope" if hub == "modelscope" else "huggingface"), repo_id
+
+
+def modelscope_repo(name: str, repo_id: str | None = None) -> str | None:
+    """ModelScope repo id for dataset `name`: the argument, else FACEVID_HUB_REPO_<NAME>, else the
+    official ModelScope repo its description names (`modelscope_repo`; None where none is published)."""
+    if repo_id or os.environ.get(env_var(name)):
+        return repo_id or os.environ.get(env_var(name))
+    desc = _description(name)
+    return desc.modelscope_repo if desc is not None else None
 
 
 def modelscope_endpoint(endpoint: str | None = None) -> str:
@@ -62,7 +71,8 @@ def modelscope_token(token: str | bool | None) -> str | None:
 def access_message(name: str, repo_id: str, endpoint: str, status: int | None, *, token_known: bool) -> str:
     """What a user without access to a ModelScope repo reads: licence, where to ask, how to log in."""
     page = f"{endpoint}/datasets/{repo_id}"
-    form = APPLICATION_FORMS.get(name)
+    desc = _description(name)
+    form = desc.application_form if desc is not None else None
     ask = f"Request access on {page}" + (f" after applying with {form} (manual review, 2-3 days)" if form else "")
     login = "log in with `modelscope login --token ...`, or set MODELSCOPE_API_TOKEN, or pass token=... (--token)"
     head = f"{name}: the ModelScope repo {repo_id} is gated (licence: {_licence(name)})."

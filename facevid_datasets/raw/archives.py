@@ -55,6 +55,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from .. import cache_paths
 from ..errors import CacheError, DatasetNotFound, UnsafePath
 from .layout import METADATA_NAMES, SIDE_DIRS, safe_relpath
 
@@ -437,7 +438,7 @@ def extraction_dir(data_dir: Path, cache_root: str | Path, extract_dir: str | No
         dest = Path(extract_dir).expanduser().resolve()
     else:
         key = hashlib.sha1(str(data).encode()).hexdigest()[:12]
-        dest = Path(cache_root).expanduser().resolve() / "facevid_extracted" / f"{data.name}-{key}"
+        dest = cache_paths.extracted_dir(Path(cache_root).expanduser().resolve(), data.name, key)
     if dest == data or data in dest.parents:
         raise CacheError(f"extract_dir {dest} lies inside the release folder {data}; nothing is written there. "
                          "Pass a folder outside it (or extract_dir='beside').")  # fmt: skip
@@ -507,7 +508,7 @@ def finish_release(data_dir: Path, dest: Path) -> Path:
 
 def builder_release_root(builder: Any, data_dir: Path) -> Path:
     """`release_root` for a builder: its cache folder and its config's `extract_dir`."""
-    return release_root(data_dir, cache_root=builder._cache_dir_root,
+    return release_root(data_dir, cache_root=cache_paths.cache_root(builder),
                         extract_dir=getattr(builder.config, "extract_dir", None))  # fmt: skip
 
 
