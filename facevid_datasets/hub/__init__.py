@@ -27,7 +27,7 @@ official repo, None where none is published; `repo_id=` or the environment varia
 """
 
 from .access import AccessError, access_message, endpoint_url, env_var, hub_repo
-from .fetch import UnsafeListing, allow_patterns, check_listing, download
+from .fetch import UnsafeListing, check_listing, download
 from .modelscope import modelscope_endpoint, split_repo
 from .select import select_files
 from .verify import RemoteFile, VerificationError, expected_hash, file_hash, verify_files
@@ -38,7 +38,6 @@ __all__ = [
     "UnsafeListing",
     "VerificationError",
     "access_message",
-    "allow_patterns",
     "check_listing",
     "download",
     "endpoint_url",

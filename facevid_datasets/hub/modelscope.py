@@ -8,9 +8,11 @@ or name the repo with a `modelscope:` prefix wherever a Hub repo id goes:
 `FACEVID_HUB_REPO_FACEVID_1K=modelscope:owner/name`.
 
 The listing comes from `modelscope_hub.HubApi.list_repo_files` (the SDK's paginated dataset tree,
-with each file's size and sha256); the files from `modelscope.hub.snapshot_download.
-dataset_snapshot_download(dataset_id, local_dir=, allow_patterns=)`, which skips complete files
-and resumes partial ones. The server is `MODELSCOPE_ENDPOINT`, else `MODELSCOPE_DOMAIN` (a host
+with each file's size and sha256); the files from `HubApi.download_repo(file_list=...)`, the
+downloader `modelscope.hub.snapshot_download.dataset_snapshot_download` runs after its own listing,
+handed the chosen files as a list (its `allow_patterns` would match every listed file against
+every pattern: quadratic at release scale). Complete files are skipped, partial ones resumed.
+The server is `MODELSCOPE_ENDPOINT`, else `MODELSCOPE_DOMAIN` (a host
 name, https assumed, or a URL), else www.modelscope.cn; the token is `token=` (`--token`), else
 `MODELSCOPE_API_TOKEN`, else the SDK's stored login (`modelscope login`). Refusals read like the
 Hub's: 401 (not logged in or a bad token) and 403 (logged in, access not granted) differ, the
@@ -135,6 +137,7 @@ class ModelScopeRoute:
     def __post_init__(self) -> None:
         self.url = modelscope_endpoint(self.endpoint)
         self._token = modelscope_token(self.token)
+        self._listed: dict[str, RemoteFile] = {}
 
     @property
     def errors(self) -> tuple[type[BaseException], ...]:
@@ -156,21 +159,25 @@ class ModelScopeRoute:
             if f.is_dir or not f.path:
                 continue
             out[f.path] = RemoteFile(f.size, "sha256", f.sha256.lower()) if f.sha256 else RemoteFile(f.size, "size", "")
+        self._listed = out
         return out
 
-    def fetch(self, patterns: list[str], force: list[str] | None = None) -> None:
-        """Download the files matching `patterns` (complete files skipped, partial ones resumed);
-        `force`: files removed first so they are fetched again."""
-        from modelscope.hub.snapshot_download import dataset_snapshot_download
+    def fetch(self, paths: list[str], force: bool = False) -> None:
+        """Download `paths` with the SDK's downloader (`HubApi.download_repo(file_list=...)`, what
+        `dataset_snapshot_download` runs after its listing: parallel, complete files skipped, partial
+        ones resumed, each checked against its sha256); `force`: local copies removed first."""
+        if not paths:
+            return
+        from modelscope_hub import HubApi
 
-        for rel in force or []:
-            (self.local / rel).unlink(missing_ok=True)
-        if patterns:
-            with _quiet_sdk():
-                dataset_snapshot_download(self.repo_id, revision=self.revision or "master",
-                                          local_dir=str(self.local), allow_patterns=patterns,
-                                          max_workers=max(1, self.max_workers), token=self._token,
-                                          endpoint=self.url)  # fmt: skip
+        if force:
+            for rel in paths:
+                (self.local / rel).unlink(missing_ok=True)
+        files = [{"Path": p, "Size": self._listed[p].size, "Sha256": self._listed[p].digest or None} for p in paths]
+        with _quiet_sdk():
+            api = HubApi(endpoint=self.url, token=self._token)
+            api.download_repo(self.repo_id, "dataset", revision=self.revision or "master", local_dir=self.local,
+                              max_workers=max(1, self.max_workers), file_list=files)  # fmt: skip
 
     def translate(self, err: BaseException) -> FaceVidError:
         """An AccessError a user can act on (the SDK's own text, which names URLs, is not repeated), or a

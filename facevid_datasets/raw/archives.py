@@ -307,6 +307,8 @@ def _broken(archive: Archive, reader: PartsReader, err: BaseException) -> Archiv
 
 def _tar_members(tf: tarfile.TarFile, dest: Path, result: ExtractResult, tick: Callable[[], None]) -> None:
     for m in tf:
+        if len(tf.members) > 1024:  # tarfile keeps every header read; 540k of them cost hundreds of MB
+            del tf.members[:-1]
         try:
             safe_relpath(m.name)  # absolute names are refused, not re-rooted as tar would
             safe = tarfile.data_filter(m, str(dest))
