@@ -53,8 +53,8 @@ class Draw(NamedTuple):
 
     row: int
     epoch: int = 0
-    position: int = -1  # index in this rank's epoch order (what resume counts)
-    key: int = -1  # index in the global epoch order (what seeds the random start)
+    position: int = -1  # index in the epoch's global order, past its end for padding (continues across a resume)
+    key: int = -1  # the window's index in the global epoch order (what seeds the random start)
     visit: int = 1  # windows per visit: the k windows of one visit (keys k*v .. k*v+k-1) tile one stretch
 
 

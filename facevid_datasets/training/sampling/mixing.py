@@ -20,6 +20,23 @@ import numpy as np
 GAP_FRACTIONS = (0.8, 0.6, 0.4)
 
 
+def resolve_mode(mode: str | None, weights: object, table: object, allowed: tuple[str, ...]) -> str:
+    """The mixing mode: `mode` when given (checked against what it needs), else what the arguments
+    imply (`weights` -> "weights", `table` -> "population", neither -> "equal"), so weights are never
+    silently ignored."""
+    if mode is None:
+        mode = "weights" if weights else "population" if table is not None else "equal"
+    if mode not in allowed:
+        raise ValueError(f"mode={mode!r}: use {', '.join(map(repr, allowed))}")
+    if mode == "weights" and not weights:
+        raise ValueError("mode='weights' needs weights={group: relative seconds}")
+    if weights and mode != "weights":
+        raise ValueError(f"weights= is given but mode={mode!r}: leave mode out (or mode='weights') to use them")
+    if table is not None and mode != "population":
+        raise ValueError(f"table= is given but mode={mode!r}: leave mode out (or mode='population') to use it")
+    return mode
+
+
 def systematic_counts(weights: np.ndarray, n: int, rng: np.random.Generator) -> np.ndarray:
     """Visits per row for `n` visits drawn in proportion to `weights`: every row gets the floor or the
     ceiling of its expected count (systematic sampling over a shuffled row order), so no clip is left

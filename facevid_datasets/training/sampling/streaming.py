@@ -32,7 +32,8 @@ from ..plan import (
     video_source,
 )
 from ..populations import population_shares
-from .base import rank_world
+from .base import check_batch_size, check_fingerprint, fingerprint, rank_world
+from .mixing import resolve_mode
 
 logger = logging.getLogger(__name__)
 
@@ -181,12 +182,12 @@ class StreamingClipDataset(IterableDataset):
         start: Start | float = "random",
         short: Short = "pad",
         seed: int = 0,
-        mode: str = "equal",
+        mode: str | None = None,
         weights: Mapping[str, float] | None = None,
         table: str | Mapping[str, float] | None = None,
         num_samples: int,
         windows_per_visit: int = 1,
-        batch_size: int = 1,
+        batch_size: int | None = None,
         buffer_size: int = 64,
         rank: int | None = None,
         world_size: int | None = None,
@@ -199,23 +200,24 @@ class StreamingClipDataset(IterableDataset):
         if not streams:
             raise ValueError("no streams given")
         self.streams = {g: undecoded(s) for g, s in streams.items()}
+        mode = resolve_mode(mode, weights, table, allowed=("equal", "population", "weights"))
         if mode == "equal":
             self.shares = {g: 1 / len(streams) for g in streams}
-        elif mode in ("weights", "population"):
-            if (weights if mode == "weights" else table) is None:
-                raise ValueError(f"mode={mode!r} needs {'weights' if mode == 'weights' else 'table'}=")
+        else:
+            if table is None and mode == "population":
+                raise ValueError("mode='population' needs table= (a shipped table name or {group: size})")
             shares = population_shares(weights if mode == "weights" else table)  # type: ignore[arg-type]
             missing = [g for g in streams if g not in shares]
             if missing:
                 raise ValueError(f"stream(s) {missing} have no share in the {mode} (groups: {sorted(shares)})")
             total = sum(shares[g] for g in streams)
             self.shares = {g: shares[g] / total for g in streams}
-        else:
-            raise ValueError(f"mode={mode!r}: use 'equal', 'population' or 'weights'")
         if num_samples < 1:
             raise ValueError(f"num_samples must be >= 1, got {num_samples}")
-        if batch_size % windows_per_visit:
-            raise ValueError(f"batch_size {batch_size} must be a multiple of windows_per_visit {windows_per_visit}")
+        if windows_per_visit < 1:
+            raise ValueError(f"windows_per_visit must be >= 1, got {windows_per_visit}")
+        self.batch_size_given = batch_size is not None  # else the loader's batch size is adopted
+        batch_size = windows_per_visit if batch_size is None else check_batch_size(batch_size, windows_per_visit)
         dist_rank, dist_world = rank_world()
         self.rank = dist_rank if rank is None else rank
         self.world_size = dist_world if world_size is None else world_size
@@ -237,20 +239,54 @@ class StreamingClipDataset(IterableDataset):
             self._consumed = 0
         self.epoch = epoch
 
+    def bind_batch_size(self, batch_size: int | None) -> int:
+        """The batch size a loader over this dataset uses (see `ClipSampler.bind_batch_size`)."""
+        if batch_size is None:
+            return self.batch_size
+        if self.batch_size_given and batch_size != self.batch_size:
+            raise ValueError(f"the loader's batch_size={batch_size} differs from the stream's batch_size="
+                             f"{self.batch_size}: readers fill whole batches, give one of them only")
+        self.batch_size = check_batch_size(batch_size, self.k)
+        self.batch_size_given = True
+        return self.batch_size
+
+    def global_position(self, rank_position: int) -> int:
+        """This rank's item `rank_position` as a position in the epoch (all ranks; as `ClipSampler` lays
+        steps out: rank r takes the r-th block of `batch_size` of each step)."""
+        B = self.batch_size
+        step, offset = divmod(rank_position, B)
+        return (step * self.world_size + self.rank) * B + offset
+
+    def rank_position(self, position: int) -> int:
+        """The inverse of `global_position` for a position of this rank."""
+        B = self.batch_size
+        step, offset = divmod(position, self.world_size * B)
+        return step * B + offset - self.rank * B
+
     def mark_consumed(self, positions: torch.Tensor | Any) -> None:
-        """Record that the trainer has used the items at these rank positions (a batch's `position`)."""
+        """Record that the trainer has used the items at these epoch positions (a batch's `position`);
+        `clip_loader` calls it for every batch it hands over."""
         p = torch.as_tensor(positions)
         if p.numel():
-            self._consumed = max(self._consumed, int(p.max()) + 1)
+            self._consumed = max(self._consumed, self.rank_position(int(p.max())) + 1)
+
+    def data_fingerprint(self) -> dict[str, Any]:
+        """What the mix is planned on: the streams (names, shards, shares) and the clip spec."""
+        streams = [(g, int(getattr(s, "num_shards", 1)), repr(getattr(s, "info", None) and s.info.dataset_name))
+                   for g, s in self.streams.items()]
+        return {"streams": len(self.streams),
+                "stream names, shards or shares": fingerprint(repr((streams, sorted(self.shares.items())))),
+                "clip settings": fingerprint(repr(self.spec))}
 
     def state_dict(self) -> dict[str, Any]:
         """Epoch and items of this rank consumed (as reported with `mark_consumed`)."""
         return {"epoch": self.epoch, "consumed": self._consumed, "seed": self.seed, "world_size": self.world_size,
                 "batch_size": self.batch_size, "windows_per_visit": self.k, "num_samples": self.num_samples,
-                "num_workers": self.num_workers}
+                "num_workers": self.num_workers, "data": self.data_fingerprint()}
 
     def load_state_dict(self, state: Mapping[str, Any]) -> None:
         """Continue the saved epoch (same world size, batch size, seed and worker count)."""
+        check_fingerprint(state.get("data"), self.data_fingerprint())
         for key, mine in (("seed", self.seed), ("world_size", self.world_size), ("batch_size", self.batch_size),
                           ("windows_per_visit", self.k), ("num_samples", self.num_samples)):
             if state[key] != mine:
@@ -288,9 +324,9 @@ class StreamingClipDataset(IterableDataset):
             delivered[g] += k * seconds
             for _ in range(k):
                 batch, offset = divmod(j, B)
-                position = (batch * workers + worker) * B + offset
+                position = self.global_position((batch * workers + worker) * B + offset)
                 if j >= skip:
-                    yield Draw(index, self.epoch, position, position * self.world_size + self.rank), rec, g
+                    yield Draw(index, self.epoch, position, position), rec, g
                 j += 1
 
     def __iter__(self) -> Iterator[ClipPlan]:
