@@ -135,7 +135,7 @@ def test_group_without_clips_is_an_error_naming_it():
     with pytest.raises(ValueError, match="Latino"):
         BalancedSampler(ClipDataset(records({"Asian": 5, "White": 5}, column="attributes.ethnicity")),
                         "attributes.ethnicity", "population")
-    with pytest.raises(TypeError, match="ClipDataset.streaming"):
+    with pytest.raises(TypeError, match="StreamingClipDataset"):
         BalancedSampler(datasets.IterableDataset.from_generator(lambda: iter([])), "source")
 
 

@@ -200,3 +200,106 @@ def test_stream_positions_are_epoch_positions(tmp_path: Path):
     got = sorted(p.position for plans in per_rank for p in plans)
     assert got == list(range(32))
     assert torch.as_tensor([p.position for p in per_rank[1][:4]]).tolist() == [4, 5, 6, 7]
+
+
+# --- one policy, two paths: map-style (BalancedSampler over ClipDataset) and streamed (StreamingClipDataset)
+
+
+def _two_groups() -> dict[str, list[dict]]:
+    """Group "s": 30 clips of 3 s; group "l": 6 clips of 30 s (10x the stored seconds per clip)."""
+    out: dict[str, list[dict]] = {"s": [], "l": []}
+    for g, n, frames in (("s", 30, 75), ("l", 6, 750)):
+        for i in range(n):
+            out[g].append({"clip_id": f"{g}{i}", "source": g, "fps": FPS, "num_frames": frames,
+                           "duration": frames / FPS, "video": {"path": f"/nowhere/{g}{i}.mp4", "bytes": None},
+                           "audio_source": "video", "language": "en" if i % 3 else "fr"})
+    return out
+
+
+def _map_style_shares(groups: dict[str, list[dict]], clip: dict, mix: dict) -> dict[str, float]:
+    clips = ClipDataset([r for rs in groups.values() for r in rs], **clip)
+    s = BalancedSampler(clips, "source", **mix)
+    return {r.group: r.share for r in s.report(whole_epoch=True)}
+
+
+def _stream_shares(groups: dict[str, list[dict]], clip: dict, mix: dict) -> dict[str, float]:
+    datasets = pytest.importorskip("datasets")
+    streams = {g: datasets.Dataset.from_list(rs).to_iterable_dataset(num_shards=2) for g, rs in groups.items()}
+    seconds: Counter = Counter()
+    for plan in fd.StreamingClipDataset(streams, **clip, **mix):
+        seconds[plan.labels["group"]] += float(plan.valid.sum()) / plan.fps
+    total = sum(seconds.values())
+    return {g: v / total for g, v in seconds.items()}
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("path", [_map_style_shares, _stream_shares], ids=["map-style", "streaming"])
+@pytest.mark.parametrize("clip,mix,target", [
+    ({"frames": 16}, {"num_samples": 600}, {"s": 0.5, "l": 0.5}),
+    ({"frames": 16}, {"weights": {"s": 1, "l": 3}, "num_samples": 600}, {"s": 0.25, "l": 0.75}),
+    ({"frames": 8, "fps": None, "stride": 2}, {"table": {"s": 2, "l": 1}, "num_samples": 600},
+     {"s": 2 / 3, "l": 1 / 3}),
+    ({"frames": 100, "short": "pad"}, {"num_samples": 600}, {"s": 0.5, "l": 0.5}),  # padding does not count
+    ({"frames": 16}, {"windows_per_visit": 2, "batch_size": 4, "num_samples": 600}, {"s": 0.5, "l": 0.5}),
+])
+def test_both_paths_deliver_the_same_seconds_shares(path, clip, mix, target):
+    got = path(_two_groups(), clip, mix)
+    assert set(got) == set(target)
+    for g, share in target.items():
+        assert abs(got[g] - share) < 0.05, (g, got)  # counts of 600 windows: shares land within 1-2 points
+
+
+#: every sampling and clip option of the map-style path, with a value to try on a stream
+OPTIONS: dict[str, dict] = {
+    "mode": {"mode": "equal"},
+    "weights": {"weights": {"s": 1, "l": 1}},
+    "table": {"table": {"s": 1, "l": 1}},
+    "groups": {"groups": ["s"]},
+    "num_samples": {"num_samples": 8},
+    "epoch_seconds": {"epoch_seconds": 30.0},
+    "windows_per_visit": {"windows_per_visit": 2},
+    "batch_size": {"batch_size": 4},
+    "drop_last": {"drop_last": True},
+    "where": {"where": {"language": ["en"]}},
+    "filter": {"filter": lambda r: r["clip_id"] != "s0"},
+    "exclude_ids": {"exclude_ids": ["s1"]},
+    "min_gap": {"min_gap": 8},
+    "natural": {"mode": "natural"},
+    **{f: {f: v} for f, v in {"stride": 2, "fps": 12.5, "start": "center", "short": "loop", "seed": 3,
+                                 "motion": 2, "reference": 2, "speed_context": 1,
+                                 "deletions": ["s2"]}.items()},
+    "reference_from": {"reference_from": "identity"},
+}
+
+
+@pytest.mark.parametrize("name", sorted(OPTIONS))
+def test_every_option_is_accepted_by_both_paths_or_refused_by_name(name):
+    datasets = pytest.importorskip("datasets")
+    groups = _two_groups()
+    option = OPTIONS[name]
+    if name == "stride":
+        option = {"stride": 2, "fps": None}
+    clip_fields = {k: v for k, v in option.items() if k in ("stride", "fps", "start", "short", "seed", "motion",
+                                                            "reference", "speed_context", "deletions",
+                                                            "reference_from")}
+    mix = {k: v for k, v in option.items() if k not in clip_fields}
+    clips = ClipDataset([r for rs in groups.values() for r in rs], frames=8, **clip_fields)
+    map_mix = {"num_samples": 8, **mix} if "epoch_seconds" not in mix else mix
+    BalancedSampler(clips, "source", **map_mix)  # the map-style path takes every option
+    streams = {g: datasets.Dataset.from_list(rs).to_iterable_dataset(num_shards=2) for g, rs in groups.items()}
+    kwargs = {"frames": 8, "num_samples": 8, **clip_fields, **mix}
+    try:
+        plans = list(fd.StreamingClipDataset(streams, **kwargs))
+    except ValueError as e:
+        said = name.split("_from")[0] if name != "natural" else "natural"
+        assert said in str(e), str(e)
+        return
+    ids = {p.clip_id for p in plans}
+    assert plans
+    if name == "where":
+        assert all(int(c[1:]) % 3 for c in ids)  # only "en" clips
+    if name in ("filter", "exclude_ids", "deletions"):
+        assert not ids & {"s0", "s1", "s2"} - ({"s1", "s2"} if name == "filter" else {"s0", "s2"} if
+                                                 name == "exclude_ids" else {"s0", "s1"})
+    if name == "groups":
+        assert all(c.startswith("s") for c in ids)

@@ -16,9 +16,17 @@ from typing import Any, Literal
 import numpy as np
 
 from ..plan import ClipDataset, RecordTable
-from ..populations import DEFAULT_TABLE_FOR_COLUMN, population_shares
 from .base import ClipSampler, fingerprint
-from .mixing import GroupShare, format_tally, group_visits, occurrence_links, resolve_mode, spread_order, tally
+from .mixing import (
+    GroupShare,
+    format_tally,
+    group_visits,
+    occurrence_links,
+    resolve_mode,
+    spread_order,
+    tally,
+    target_shares,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -99,7 +107,7 @@ class BalancedSampler(ClipSampler):
 
         if isinstance(data, datasets.IterableDataset):
             raise TypeError("BalancedSampler plans map-style data; for a streamed dataset use "
-                            "ClipDataset.streaming({group: stream, ...}, mode=..., num_samples=...)")
+                            "StreamingClipDataset({group: stream, ...}, mode=..., num_samples=...)")
         mode = resolve_mode(mode, weights, table, allowed=("equal", "population", "natural", "weights"))
         if epoch_seconds is not None and num_samples is not None:
             raise ValueError("give epoch_seconds or num_samples, not both")
@@ -114,8 +122,7 @@ class BalancedSampler(ClipSampler):
         if isinstance(data, ClipDataset):
             fps, frames = data.timing()
             self.durations = data.durations()
-            self.delivered = data.spec.delivered_seconds(frames, fps)  # per window
-            self.weights = data.spec.start_positions(frames, fps).astype(np.float64)
+            self.weights, self.delivered = data.spec.window_terms(frames, fps)  # per window
             self.whole_clips = False
         else:
             self.durations = ClipDataset(data).durations()
@@ -184,24 +191,7 @@ class BalancedSampler(ClipSampler):
             logger.info("%d of %d rows are not sampled (see .dropped)", len(self.dropped), n)
 
     def _target_shares(self, groups: Sequence[str] | None) -> dict[str, float]:
-        if self.mode == "natural":
-            return {}
-        if self.mode == "weights":
-            shares = population_shares(self._weights or {})
-        elif self.mode == "population":
-            table = self._table or DEFAULT_TABLE_FOR_COLUMN.get(self.column)
-            if table is None:
-                raise ValueError(f"no shipped population table for column {self.column!r}: pass table={{group: size}}")
-            shares = population_shares(table)
-        else:
-            shares = {g: 1.0 for g in (groups or [])}
-        if groups is not None and self.mode != "equal":
-            unknown = [g for g in groups if g not in shares]
-            if unknown:
-                raise ValueError(f"group(s) {unknown} are not in the {self.mode} table/weights: {sorted(shares)}")
-            shares = {g: shares[g] for g in groups}
-        total = sum(shares.values())
-        return {g: v / total for g, v in shares.items() if v > 0} if total else {}
+        return target_shares(self.mode, groups, weights=self._weights, table=self._table, column=self.column)
 
     # --- planning ------------------------------------------------------------------------------
     def _budget(self) -> float:
