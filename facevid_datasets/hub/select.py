@@ -3,11 +3,19 @@
 from __future__ import annotations
 
 from collections.abc import Iterable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from ..errors import FaceVidError
-from ..raw import AUDIO_EXTENSIONS, METADATA_NAMES, SIDE_DIRS, VIDEO_EXTENSIONS, config_keeps, iter_table, parse_row
+from ..raw import (
+    AUDIO_EXTENSIONS,
+    METADATA_NAMES,
+    SIDE_DIRS,
+    VIDEO_EXTENSIONS,
+    config_keeps,
+    iter_table,
+    normalize_source,
+)
 from ..raw.archives import is_archive_file
 
 
@@ -18,6 +26,36 @@ def _stem_suffix(path: str) -> tuple[str, str]:
     if dot <= 0:
         return name, ""
     return name[:dot], name[dot:].lower()
+
+
+@dataclass(frozen=True)
+class _Routing:
+    """The fields of a metadata row that decide which files a config needs."""
+
+    clip_id: str
+    video: str | None
+    source: str | None
+    language: str | None
+    audio: str | None
+
+
+def _path_value(row: dict, *keys: str) -> str | None:
+    v = next((row[k] for k in keys if row.get(k) not in (None, "")), None)
+    if isinstance(v, dict):
+        v = v.get("path")
+    return v if isinstance(v, str) and v else None
+
+
+def _routing(row: dict) -> _Routing | None:
+    """Clip id, video, source, language and audio of a row, read without the builder's full checks
+    (`raw.parse_row` costs most of a 270k-row plan): a row the build would reject at worst costs the
+    download of its files, and the build reports it."""
+    cid = row.get("clip_id")
+    if cid in (None, "") or isinstance(cid, bool) or not isinstance(cid, str | int):
+        return None
+    language = row.get("language")
+    return _Routing(str(cid), _path_value(row, "video", "file"), normalize_source(row.get("source")),
+                    None if language in (None, "") else str(language), _path_value(row, "audio"))  # fmt: skip
 
 
 def select_files(name: str, config: str | Any, repo_files: Iterable[str], local_dir: Path) -> list[str]:
@@ -58,10 +96,9 @@ def select_files(name: str, config: str | Any, repo_files: Iterable[str], local_
     for table in (local_dir / n for n in METADATA_NAMES):
         if not table.is_file():
             continue
-        for line, row in iter_table(table, []):
-            try:
-                m = parse_row(row, table, line)
-            except FaceVidError:
+        for _, row in iter_table(table, []):
+            m = _routing(row)
+            if m is None:
                 continue
             rel = m.video or by_stem.get(m.clip_id)
             if rel is None:
