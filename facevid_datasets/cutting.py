@@ -22,6 +22,7 @@ import datasets
 from .builder import FaceVidBuilder, FaceVidConfig
 from .errors import AnnotationError, DatasetNotFound, MediaError
 from .licence.deletions import Withholder, builder_deletions
+from .licence.ledger import CopyKind, record_copy
 from .media.ffmpeg import cut_clip
 from .media.probe import VideoInfo, probe
 from .raw import VIDEO_EXTENSIONS
@@ -227,6 +228,7 @@ class CuttingBuilder(FaceVidBuilder):
                 source = probe(plan.source)
                 spec = self.cut_spec(plan, source)
                 info = cut_once(plan.source, out, spec, keep_audio=source.has_audio)
+                record_copy(CopyKind.CUT_CLIP, out, [plan.clip_id], dataset=self.NAME, cache_dir=self._cache_dir_root)
         else:
             out, info = plan.source, probe(plan.source)
         rec = empty_record()

@@ -38,7 +38,8 @@ def test_parse_size():
     with pytest.raises(ValueError, match="not a size"):
         parse_size("lots")
     assert shard_count(1000, 10**6, 500 * 10**6) == 16  # small but many rows: enough shards for 16 readers
-    assert shard_count(10, 10**6, 500 * 10**6) == 2 and shard_count(3, 10**12, 10**9) == 3
+    assert shard_count(10, 10**6, 500 * 10**6) == 10 and shard_count(3, 10**12, 10**9) == 3
+    assert shard_count(8, 10, 500 * 10**6) >= 8  # ranks x workers of a small run each get a shard
     assert shard_count(1000, 10**6, 500 * 10**6, num_shards=4) == 4
 
 
