@@ -116,6 +116,8 @@ def world(tmp_path_factory):
                        progress=False)  # fmt: skip
     plain = datasets.load_dataset(str(tmp / "export"), cache_dir=str(cache))
     assert GONE <= {r for s in plain.values() for r in s["clip_id"]}
+    tars = datasets.load_dataset(str(tmp / "webdataset"), cache_dir=str(cache))  # its Arrow cache: json structs
+    assert GONE <= {r["clip_id"] for s in tars.values() for r in s["json"]}
     media = {c: Path(records[c]["video"]["path"]).read_bytes() for c in GONE}
     before = {
         "curated": {r["clip_id"] for r in pq.read_table(curated.out / "decisions.parquet").to_pylist()},
@@ -169,6 +171,8 @@ def test_every_other_clip_is_intact(world):
     left = datasets.Dataset.from_parquet(str(tmp / "copies" / "records.parquet"), cache_dir=str(tmp / "c3"))
     assert sorted(left["clip_id"]) == ["000687", "000694"]
     assert all(Path(p["path"]).is_file() for p in left["video"])
+    tars = datasets.load_dataset(str(tmp / "webdataset"), cache_dir=str(world["cache"]))  # the rewritten cache
+    assert {r["clip_id"] for s in tars.values() for r in s["json"]} == others
     stream = _export_streams(tmp)
     assert set(stream["webdataset"]) == set(stream["litdata"]) == others  # read back with their own libraries
     for fmt in stream:

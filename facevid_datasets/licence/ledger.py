@@ -74,6 +74,7 @@ class CopyEntry:
         return self.kind in CopyKind.__members__.values()
 
     def as_json(self) -> dict[str, object]:
+        """The entry as its ledger line's object (the line number is where it is, not what it says)."""
         out: dict[str, object] = {"kind": self.kind, "path": str(self.path), "ids": list(self.ids)}
         if self.dataset:
             out["dataset"] = self.dataset

@@ -22,6 +22,7 @@ from .files import (
     TableWriter,
     arrow_batches,
     drop_empty_splits,
+    lift,
     magic,
     parquet_batches,
     path_columns,
@@ -272,13 +273,16 @@ class CopyScan:
 
         batches = arrow_batches if kind == "arrow" else parquet_batches
         schema, match_cols = table_schema(path, kind)
-        if schema is None or "clip_id" not in schema.names or ("dataset" not in schema.names and not self.owned(path)):
+        if schema is None or not {"clip_id", "json"} & set(match_cols):
+            return
+        owned = self.owned(path)
+        if "dataset" not in schema.names and "json" not in match_cols and not owned:  # rows cannot say whose
             return
         hits: dict[str, set[str]] = {}
         listed = 0
         for batch in batches(path, match_cols):
-            for row in batch.to_pylist():
-                hit = self.row_hit(row)
+            for row in map(lift, batch.to_pylist()):
+                hit = self.table_hit(row, owned)
                 if hit is not None:
                     hits.setdefault(hit, set()).add(str(row["clip_id"]))
                     listed += 1
@@ -292,7 +296,7 @@ class CopyScan:
         gone: list[tuple[str, dict]] = []
         keep: list[dict] = []
         try:
-            removed_bytes = self._rewrite(path, kind, tmp, schema, match_cols, gone, keep)
+            removed_bytes = self._rewrite(path, kind, tmp, schema, match_cols, gone, keep, owned)
         except BaseException:
             tmp.unlink(missing_ok=True)  # a half-written copy still holds other clips' rows: never leave it
             raise
@@ -302,8 +306,15 @@ class CopyScan:
             update_dataset_info(path, len(gone), removed_bytes)
         self.referenced(path, gone, keep)
 
+    def table_hit(self, row: dict[str, Any], owned: bool) -> str | None:
+        """`row_hit` for a table row; outside this package's folders only rows that name their dataset count."""
+        if row.get("clip_id") is None or (not owned and not row.get("dataset")):
+            return None
+        return self.row_hit(row)
+
     def _rewrite(
-        self, path: Path, kind: str, tmp: Path, schema: Any, match_cols: list[str], gone: list, keep: list
+        self, path: Path, kind: str, tmp: Path, schema: Any, match_cols: list[str], gone: list, keep: list,
+        owned: bool = True,
     ) -> int:
         """Write `path`'s rows but the listed ones to `tmp`, batch by batch, noting removed rows (`gone`) and
         the files kept rows use (`keep`); returns the in-memory bytes removed."""
@@ -313,10 +324,10 @@ class CopyScan:
         removed_bytes = 0
         with TableWriter(tmp, schema, kind, path) as write:
             for batch in batches(path, None):
-                rows = batch.select(match_cols).to_pylist()
+                rows = [lift(r) for r in batch.select(match_cols).to_pylist()]
                 mask = []
                 for row, ref in zip(rows, path_columns(batch), strict=True):
-                    hit = self.row_hit(row)
+                    hit = self.table_hit(row, owned)
                     mask.append(hit is None)
                     if hit is None:
                         keep.append(ref)
@@ -408,8 +419,9 @@ class CopyScan:
             self.problems.append(f"{path}: samples {', '.join(blind[:3])} have no json with a clip_id; not checked")
         hits: dict[str, set[str]] = {}
         gone: set[str] = set()
+        owned = self.owned(path)
         for key, row in rows.items():
-            hit = self.row_hit(row)
+            hit = self.row_hit(row) if owned or row.get("dataset") else None  # a bare id elsewhere is not ours
             if hit is not None:
                 hits.setdefault(hit, set()).add(str(row["clip_id"]))
                 gone.add(key)
@@ -446,9 +458,10 @@ class CopyScan:
         hits: dict[str, set[str]] = {}
         keep: list[int] = []
         blind = 0
+        owned = self.owned(folder / "index.json")
         for i in range(len(ds)):
             row = litdata_row(ds[i])
-            hit = self.row_hit(row) if row is not None else None
+            hit = self.row_hit(row) if row is not None and (owned or row.get("dataset")) else None
             if row is None:
                 blind += 1
                 keep.append(i)
