@@ -29,7 +29,6 @@ import math
 import os
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from importlib.resources import files
 from pathlib import Path
 from typing import Any
 
@@ -39,6 +38,7 @@ from datasets.table import embed_table_storage
 from datasets.utils.py_utils import convert_file_size_to_int
 from huggingface_hub import DatasetCard, DatasetCardData
 
+from .. import cache_paths
 from ..errors import refuse_output_inside
 from ..licence.ledger import CopyKind, record_copies
 from .stream_formats import Shard, progress_bar, write_litdata, write_webdataset_shards
@@ -94,8 +94,8 @@ def allowed_roots(builder: datasets.DatasetBuilder) -> list[str]:
         roots.append(Path(os.path.expanduser(data_dir)))
     elif builder.config.name == "sample" and sample is not None:
         roots.append(Path(sample))
-    cache = Path(builder._cache_dir_root)
-    roots += [cache / "facevid_clips", cache / "facevid_hub"]
+    cache = cache_paths.cache_root(builder)
+    roots += [cache_paths.clips_root(cache), cache_paths.hub_root(cache)]
     return [os.path.realpath(r) for r in roots]
 
 
@@ -146,8 +146,10 @@ def card_for(name: str, config: str, splits: list[str],
             "data_files": [{"split": s, "path": pattern.format(config=config, split=s)} for s in splits],
         }
     ]
-    src = Path(str(files("facevid_datasets.dataset_cards") / f"{name}.md"))
-    if src.is_file():
+    from ..builders import description, is_known
+
+    src = description(name).card_path if is_known(name) else None
+    if src is not None and src.is_file():
         card = DatasetCard.load(src)
         card.data.configs = configs
         return card
@@ -252,7 +254,7 @@ def export_dataset(
         n = shard_count(len(ds), _media_bytes(ds) + ds.data.nbytes, limit, num_shards)
         shards = writer.write(ds, folder, split, n, progress)
         record_copies(writer.kind, [(s.path, s.ids) for s in shards], dataset=builder.NAME,
-                      cache_dir=builder._cache_dir_root)  # fmt: skip
+                      cache_dir=cache_paths.cache_root(builder))  # fmt: skip
         res.shards[split] = [s.path for s in shards]
     if writer.card_pattern is not None:  # configs: point at the shards, so plain datasets.load_dataset reads them
         card = card_for(builder.NAME, res.config, list(dsd), writer.card_pattern)

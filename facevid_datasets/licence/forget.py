@@ -51,6 +51,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 
+from .. import cache_paths
 from ..errors import FaceVidError
 from .deletions import DeletionList, forgotten_list
 from .ledger import WHOLE_FILE_KINDS, CopyEntry, CopyKind, forget_ids, ledger_path, read_ledger
@@ -111,9 +112,7 @@ class ForgetResult:
 
 def default_cache_dir() -> Path:
     """The `datasets` cache this package's builders use when no `cache_dir` is given."""
-    import datasets
-
-    return Path(datasets.config.HF_DATASETS_CACHE)
+    return cache_paths.default_cache_dir()
 
 
 def recorded_copies(name: str, deletions: DeletionList, caches: list[Path]) -> tuple[list[CopyEntry], list[str]]:
@@ -141,7 +140,7 @@ def recorded_copies(name: str, deletions: DeletionList, caches: list[Path]) -> t
 
 def default_audit_log(cache_dir: str | Path | None = None) -> Path:
     """Where `forget` appends its audit lines: `<cache_dir>/facevid_forget/audit.jsonl`."""
-    return Path(cache_dir or default_cache_dir()) / "facevid_forget" / "audit.jsonl"
+    return cache_paths.audit_log(cache_dir or default_cache_dir())
 
 
 # -- the entry point ------------------------------------------------------------------------------------
@@ -166,10 +165,10 @@ def forget(
     folder itself (metadata rows, videos, side files). `check=True` changes nothing and reports
     every copy still present.
     """
-    from ..builders import BUILDERS, builder_class
+    from ..builders import builder_class, names
 
     name = builder_class(name).NAME  # a clear KeyError for an unknown dataset
-    deletions = DeletionList.of(ids)
+    deletions = DeletionList.of(ids).bound(name)  # which clips an id covers is the dataset's own rule
     if delete_source and release_root is None:
         raise ValueError("forget: delete_source=True needs release_root (the release folder to delete from)")
     cache = Path(cache_dir) if cache_dir is not None else default_cache_dir()
@@ -195,10 +194,10 @@ def forget(
             whole[e.path] = hits
         roots.append(e.path.parent if e.kind == CopyKind.LITDATA else e.path)
 
-    for other in BUILDERS:  # another builder's cache, cut clips and reports are not this dataset's copies
+    for other in names():  # another builder's cache, cut clips and reports are not this dataset's copies
         if other != name:
             dn = other.replace("-", "_")
-            fenced += [cache / dn, cache / "facevid_clips" / dn, cache / "facevid_reports" / dn]
+            fenced += [cache / dn, cache_paths.clips_root(cache, dn), cache_paths.reports_root(cache, dn)]
     protected = {log, *(Path(s) for s in deletions.sources if not s.startswith("<")),
                  *(ledger_path(c) for c in (cache, default_cache_dir()))}  # fmt: skip
     result = ForgetResult(name, deletions, audit_log=log, check=check)

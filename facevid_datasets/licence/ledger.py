@@ -30,12 +30,8 @@ from enum import StrEnum
 from pathlib import Path
 from typing import Any
 
+from .. import cache_paths
 from ..errors import CacheError
-
-#: Folder of the ledger inside a `datasets` cache.
-LEDGER_DIR = "facevid_ledger"
-#: File name of the ledger.
-LEDGER_NAME = "copies.jsonl"
 
 
 class CopyKind(StrEnum):
@@ -96,16 +92,9 @@ class Ledger:
         return [e for e in self.entries if want.intersection(e.ids)]
 
 
-def default_cache_dir() -> Path:
-    """The `datasets` cache (HF_DATASETS_CACHE) used when a writer names none."""
-    import datasets
-
-    return Path(datasets.config.HF_DATASETS_CACHE)
-
-
 def ledger_path(cache_dir: str | Path | None = None) -> Path:
     """`<cache_dir>/facevid_ledger/copies.jsonl` (default cache: HF_DATASETS_CACHE)."""
-    return Path(cache_dir if cache_dir is not None else default_cache_dir()) / LEDGER_DIR / LEDGER_NAME
+    return cache_paths.ledger_file(cache_dir if cache_dir is not None else cache_paths.default_cache_dir())
 
 
 @contextmanager

@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from .. import cache_paths
 from .deletions import LIST_NAME, DeletionList
 from .files import (
     PATH_KEYS,
@@ -157,7 +158,7 @@ class CopyScan:
         if self.cache is None or not p.is_relative_to(self.cache) or p.parent == self.cache:
             return True
         top = p.relative_to(self.cache).parts[0]
-        return top.startswith("facevid_") or top in self.own
+        return top.startswith(cache_paths.PREFIX) or top in self.own
 
     # -- walking ----------------------------------------------------------------------------------
 
