@@ -245,21 +245,27 @@ def local_path(path: str, pairs: list[tuple[str, str]] | None = None) -> str:
     return path
 
 
-def video_source(rec: Mapping[str, Any]) -> str | bytes:
-    """Where a record's video is: its (node-mapped, `local_path`) path when the file exists (or there
-    are no bytes), else its bytes."""
-    v = rec.get("video") or {}
-    if isinstance(v, str):
-        return local_path(v)
-    if v.get("path"):
+def media_source(cell: Mapping[str, Any] | str | None) -> str | bytes | None:
+    """Where a `Video`/`Audio` cell's media is: its path (as this node sees it, `local_path`) when the
+    file exists (or there are no bytes), else its bytes (an export embeds them and keeps only the bare
+    file name as the path)."""
+    if isinstance(cell, str) or not cell:
+        return local_path(cell) if cell else None
+    if cell.get("path"):
         import os
 
-        path = local_path(v["path"])
-        if os.path.exists(path) or not v.get("bytes"):
+        path = local_path(cell["path"])
+        if os.path.exists(path) or not cell.get("bytes"):
             return path
-    if v.get("bytes"):
-        return v["bytes"]
-    raise ValueError(f"record {rec.get('clip_id')!r} has no video path or bytes")
+    return cell.get("bytes") or None
+
+
+def video_source(rec: Mapping[str, Any]) -> str | bytes:
+    """Where a record's video is (see `media_source`)."""
+    src = media_source(rec.get("video"))
+    if src is None:
+        raise ValueError(f"record {rec.get('clip_id')!r} has no video path or bytes")
+    return src
 
 
 def _audio_source(rec: Mapping[str, Any], video: str | bytes) -> str | bytes | None:
@@ -267,8 +273,7 @@ def _audio_source(rec: Mapping[str, Any], video: str | bytes) -> str | bytes | N
     if kind == "none":
         return None
     if kind == "file":
-        a = rec.get("audio") or {}
-        return local_path(a["path"]) if a.get("path") else a.get("bytes")
+        return media_source(rec.get("audio"))
     return video
 
 
