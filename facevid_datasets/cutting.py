@@ -30,6 +30,7 @@ import datasets
 from .builder import FaceVidBuilder, FaceVidConfig
 from .errors import AnnotationError, DatasetNotFound, MediaError
 from .licence.deletions import Withholder, builder_deletions
+from .licence.ledger import CopyKind, record_copy
 from .media.ffmpeg import cut_clip
 from .media.probe import VideoInfo, probe
 from .raw import VIDEO_EXTENSIONS
@@ -267,6 +268,7 @@ class CuttingBuilder(FaceVidBuilder):
             key = cut_key(plan.source, spec, keep_audio=source.has_audio)
             out = self.processed_dir() / f"{plan.clip_id}-{key}.mp4"
             info = cut_once(plan.source, out, spec, keep_audio=source.has_audio, force=self._force)
+            record_copy(CopyKind.CUT_CLIP, out, [plan.clip_id], dataset=self.NAME, cache_dir=self.cache_root)
         else:
             out, info = plan.source, probe(plan.source)
         rec = empty_record()
