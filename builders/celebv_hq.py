@@ -44,6 +44,7 @@ from facevid_datasets.description import DatasetDescription, cut_index_video_ids
 from facevid_datasets.errors import AnnotationError
 from facevid_datasets.media.probe import VideoInfo
 from facevid_datasets.parsing import enlarge_square_box, read_text, strip_ext
+from facevid_datasets.report import Status
 from facevid_datasets.schema import original_json
 from facevid_datasets.splits import assign_splits
 
@@ -168,7 +169,7 @@ def parse_celebvhq(text: str, path: str) -> tuple[list[CelebVClip], dict[str, di
         try:
             clip = parse_clip(cid, rec)
         except ValueError as e:
-            problems.append(Problem(cid, "bad-metadata", str(e), f"{path}: clips.{cid}"))
+            problems.append(Problem(cid, Status.BAD_METADATA, str(e), f"{path}: clips.{cid}"))
             continue
         try:
             labels[clip.clip_id] = decode_labels(rec.get("attributes") or {}, appearance, action)

@@ -18,6 +18,9 @@ __version__ = "0.1.0"
 #: public name -> module that defines it
 _LAZY = {
     "FEATURES": ".schema",
+    "DatasetDescription": ".description",
+    "ReportRow": ".report",
+    "Status": ".report",
     "list_datasets": ".loading",
     "load_builder": ".loading",
     "load_dataset": ".loading",
@@ -31,7 +34,10 @@ _LAZY = {
 __all__ = [
     "BalancedSampler",
     "ClipDataset",
+    "DatasetDescription",
     "FEATURES",
+    "ReportRow",
+    "Status",
     "VideoCollator",
     "clip_loader",
     "list_datasets",
@@ -41,7 +47,9 @@ __all__ = [
 ]
 
 if TYPE_CHECKING:
+    from .description import DatasetDescription
     from .loading import list_datasets, load_builder, load_dataset
+    from .report import ReportRow, Status
     from .schema import FEATURES
     from .training import BalancedSampler, ClipDataset, VideoCollator, clip_loader, training_copies
 

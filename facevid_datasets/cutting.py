@@ -33,6 +33,7 @@ from .licence.deletions import Withholder, builder_deletions
 from .media.ffmpeg import cut_clip
 from .media.probe import VideoInfo, probe
 from .raw import VIDEO_EXTENSIONS
+from .report import ReportRow, Status
 from .schema import ATTRIBUTES, SPLITS, empty_record
 
 logger = logging.getLogger(__name__)
@@ -88,19 +89,8 @@ class CutPlan:
     wanted: str = ""
 
 
-@dataclass(frozen=True)
-class Problem:
-    """A listed clip (or metadata line) that cannot be made, as a report row."""
-
-    clip_id: str
-    status: str
-    reason: str
-    file: str = ""
-
-    @classmethod
-    def from_error(cls, clip_id: str, err: AnnotationError) -> Problem:
-        where = f"{err.path}:{err.line}" if err.line is not None else err.path
-        return cls(clip_id, "bad-metadata", err.reason, where)
+#: A listed clip (or metadata line) that cannot be made: the report's own row type.
+Problem = ReportRow
 
 
 def attributes(**values: Any) -> dict[str, Any]:
@@ -197,12 +187,12 @@ class CuttingBuilder(FaceVidBuilder):
         withhold = Withholder(builder_deletions(self), report)  # deletion requests: listed clips are not cut
         plans = [p for p in plans if not withhold(p.clip_id, p.fields, Path(p.wanted).stem if p.wanted else None)]
         for p in problems:
-            report.add(p.clip_id, p.status, p.reason, p.file)
+            report.add_row(p)
         present = []
         for plan in plans:
             if plan.source is None:
                 what = f"source video {plan.wanted}" if plan.wanted else "source video"
-                report.add(plan.clip_id, "missing", f"{what} not downloaded", self.videos_dir())
+                report.add(plan.clip_id, Status.MISSING, f"{what} not downloaded", self.videos_dir())
             else:
                 present.append(plan)
         listed = len(plans) + len(problems)
@@ -235,7 +225,7 @@ class CuttingBuilder(FaceVidBuilder):
             try:
                 record = self.make_record(plan)
             except (MediaError, AnnotationError) as e:
-                report.add(plan.clip_id, "error", str(e), plan.source or "")
+                report.add(plan.clip_id, Status.ERROR, str(e), plan.source or "")
                 continue
             yield plan.clip_id, record
 

@@ -74,6 +74,7 @@ def test_stats_cli_on_sample_writes_plots(tmp_path):
     res = CliRunner().invoke(app, ["stats", "facevid-1k", "--config", "sample", "--out", str(out)])
     assert res.exit_code == 0, res.output
     assert "clips" in res.output and "brisque" in res.output
+    assert "DH-FaceVid-1K as published: 270,043 clips; built here: 30" in res.output  # from the description
     summary = json.loads((out / "summary.json").read_text())
     assert summary["clips"] > 0 and summary["hours"] > 0
     for name in ("overview", "ethnicity", "gender", "age_group", "emotion", "action", "head_pose", "language",
