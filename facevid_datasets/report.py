@@ -3,10 +3,11 @@
 A line is `clip_id  status  reason  file` (TSV), read back as a typed `ReportRow`. `file` names
 the file (and `:line` for a metadata row) the reason is about. The statuses are `Status`:
 `missing` (listed, no file), `error` (file unreadable or a row unusable), `bad-metadata` (a
-malformed metadata row), `unsafe-path` (a path leaving the release root, never read), `skipped`
-(a file not taken: duplicate id, name not UTF-8, broken symlink), `withheld` (named by a deletion
-request), `dropped` (left out by the cleaning pipeline), and `partial`: the clip *was* built, with
-the field the reason names left empty.
+malformed metadata row), `unsafe-path` (a path or symlink leaving the release root, never read),
+`skipped` (a file not taken: duplicate id, name not UTF-8, broken symlink), `withheld` (named by a
+deletion request), `dropped` (left out by the cleaning pipeline), and `partial`: the clip *was*
+built, with the field the reason names left empty (or, for an official box a little outside the
+frame, clamped to it).
 """
 
 from __future__ import annotations

@@ -6,6 +6,7 @@ default config (`REPORT`), and one clip id and one source video id to request de
 (`DELETE_CLIP`, `DELETE_VIDEO` with the clips the video covers). The base then checks:
 
 - the builder's `DESCRIPTION` (name, card, card facts that must agree with it);
+- the licence terms shown once per release folder, for a gated dataset only;
 - every config's records against `FEATURES` (types, values, `dataset`, the identity rule);
 - the report rows of the default config, typed (`ReportRow`, `Status`);
 - the one-line error naming an empty folder, with nothing written into it;
@@ -110,6 +111,7 @@ class BuilderTestCase:
         assert d.card_path.is_file(), d.card_path
         card = DatasetCard.load(d.card_path).data
         assert card.size_categories == [d.size_category]
+        assert card.pretty_name == d.title
         licences = card.license if isinstance(card.license, list) else [card.license]
         assert d.gated == ("other" in licences and bool(card.extra_gated_prompt)), "card gating != description.gated"
         assert builders.description(d.name) is d
@@ -133,6 +135,15 @@ class BuilderTestCase:
         assert all(isinstance(r, ReportRow) and isinstance(r.status, Status) for r in rows)
         assert {r.clip_id: str(r.status) for r in rows} == self.REPORT
         assert not set(self.REPORT) & set(default_build[0])  # a reported clip is not also built (none partial here)
+
+    def test_terms_shown_once_per_folder_when_gated(self, release, tmp_path, capsys):
+        d = self.BUILDER.DESCRIPTION
+        config = self.default_config()
+        kwargs = {**self.load_kwargs(config, release), "data_dir": str(release)}
+        for first in (True, False):  # the build's first step, twice over one cache
+            fd.load_builder(d.name, config, cache_dir=str(tmp_path / "cache"), **kwargs)._split_generators(None)
+            shown = f"{d.title} licence" in capsys.readouterr().err
+            assert shown == (d.gated and first), (d.name, first)
 
     def test_empty_folder_is_one_clear_error(self, tmp_path):
         empty = tmp_path / "empty"

@@ -97,7 +97,7 @@ def walk_files(
                         continue
                 is_dir = e.is_dir(follow_symlinks=True)
             except UnsafePath as err:
-                problems.append(ReportRow("", Status.SKIPPED, f"symlink {err.reason}", e.path))
+                problems.append(ReportRow("", Status.UNSAFE_PATH, f"symlink {err.reason}", e.path))
                 continue
             except OSError as err:
                 problems.append(ReportRow("", Status.SKIPPED, f"cannot be read ({err.strerror or err})", e.path))
