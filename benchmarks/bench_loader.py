@@ -16,8 +16,11 @@ DataLoader worker count (equal cores) and returns uint8 (B, 16, 3, 512, 512) bat
 
   tc_new          a new torchcodec VideoDecoder per item (seek_mode="exact", the default), video only
   decord_new      a new decord VideoReader per item, video only
-  vloader         anchor, not a peer: decord.VideoLoader, random file order, sequential windows (not
-                  random starts), one process with decord's own threads
+  vloader         the sequential ceiling, not a peer: decord.VideoLoader reading each file's windows in
+                  sequence (random file order, no random starts), one process with decord's own threads
+  loader_k1..k8   VideoCollator, one pass per file per batch + reader cache, 1, 2, 4, 8 consecutive
+                  windows per visit (every start still uniform over the clip); printed as a ratio to
+                  the ceiling (the goal: within 25% of it)
   loader_off      VideoCollator, one decoder per clip, no reader cache (amortisation off)
   loader_indep    VideoCollator, one pass per file per batch + reader cache, independent starts
   loader_on       VideoCollator, one pass per file per batch + reader cache, consecutive windows
@@ -50,6 +53,7 @@ FRAMES, SIZE = 16, 512
 SOURCES = {"1080p": ((1920, 1080), 20.0, 3), "512p": ((512, 512), 24.0, 3)}
 LENGTHS = {"10s": ((512, 512), 10.0, 1), "60s": ((512, 512), 60.0, 1)}
 BASELINES = ("tc_new", "decord_new")
+CEILING_KS = (1, 2, 4, 8)  # windows per visit of the loader rows set against the sequential ceiling
 
 
 def make_sources(cache: Path, sets: dict = SOURCES) -> dict[str, list[Path]]:
@@ -191,7 +195,8 @@ def run_one(method: str, name: str, cache: Path, args: argparse.Namespace) -> di
     if method.endswith("_copy"):
         recs = json.loads((cache / f"copies_{name}.json").read_text())
     layout = "independent" if method == "loader_indep" else "consecutive"
-    visits = visit_windows(recs, args.visits, args.k, layout)
+    k = int(method.removeprefix("loader_k")) if method.startswith("loader_k") else args.k
+    visits = visit_windows(recs, max(1, args.visits * args.k // k), k, layout)  # the same windows in all
     windows = [w for v in visits for w in v]
     batches = [windows[i : i + args.batch] for i in range(0, len(windows), args.batch)]
     workers = args.workers
@@ -301,7 +306,8 @@ def main() -> None:
         return
 
     srcs = make_sources(args.cache, {**SOURCES, **LENGTHS})
-    methods = [*BASELINES, "vloader", "loader_off", "loader_indep", "loader_on"]
+    methods = [*BASELINES, "vloader", "loader_off", "loader_indep", "loader_on",
+               *(f"loader_k{k}" for k in CEILING_KS if k != args.k)]
     if args.copies:
         from facevid_datasets.training import training_copies
 
@@ -334,6 +340,10 @@ def main() -> None:
         print(f"{name}: amortisation on/off = {same['loader_on']['clips_per_s'] / off:.2f}x "
               f"(consecutive), {same['loader_indep']['clips_per_s'] / off:.2f}x "
               f"(independent starts); vloader anchor {same['vloader']['clips_per_s']:.2f} windows/s")
+        ceiling = same["vloader"]["clips_per_s"]
+        by_k = {k: same["loader_on" if k == args.k else f"loader_k{k}"] for k in CEILING_KS}
+        print(f"{name}: against the sequential ceiling (decord VideoLoader, {ceiling:.2f} windows/s): "
+              + ", ".join(f"k={k} {r['clips_per_s'] / ceiling:.2f}x" for k, r in by_k.items()))
         if "loader_gpu" in same and name == "1080p":
             print(f"1080p: GPU path = {same['loader_gpu']['clips_per_s'] / same['loader_on']['clips_per_s']:.2f}x "
                   f"the CPU path (loader_on)")

@@ -2,6 +2,8 @@
 
 Single process:      python examples/train.py --synthetic /tmp/fv --epochs 2
 Two processes (CPU): torchrun --nproc_per_node 2 examples/train.py --synthetic /tmp/fv --ckpt /tmp/fv/ckpt.pt
+Two nodes:           torchrun --nnodes 2 --node_rank R --master_addr HOST ... examples/train.py --records R.jsonl
+                     (each node maps the records' paths onto its own copy: FACEVID_PATH_MAP=/built/at=/here)
 Resume:              ... add --resume (continues mid-epoch from the checkpoint's global position, under
                      any number of processes: the epoch's order does not depend on the world size)
 On a built dataset:  python examples/train.py --dataset facevid-1k --config sample --column source
@@ -74,6 +76,8 @@ def synthetic_records(root: Path, sizes: dict[str, int], frames: int = 40, px: i
 
 
 def load_records(args: argparse.Namespace) -> object:
+    if args.records:  # records built once and shared (paths as the build saw them: FACEVID_PATH_MAP maps them)
+        return [json.loads(line) for line in Path(args.records).read_text().splitlines() if line.strip()]
     if args.synthetic:
         root = Path(args.synthetic)
         root.mkdir(parents=True, exist_ok=True)
@@ -99,6 +103,7 @@ def barrier() -> None:
 def main(argv: list[str] | None = None) -> None:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--synthetic", help="folder for generated tiny clips (instead of --dataset)")
+    p.add_argument("--records", help="a JSONL file of records (instead of --dataset), e.g. shared by every node")
     p.add_argument("--dataset", default="facevid-1k")
     p.add_argument("--config", default="sample")
     p.add_argument("--data-dir")

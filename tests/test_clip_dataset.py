@@ -280,3 +280,33 @@ def test_stream_skips_unplannable_records_and_keeps_going():
                                world_size=1)
     plans = _iterate(ds, 0, batch_size=4)
     assert len(plans) == 20 and not {p.clip_id for p in plans} & {"nofile", "notime"}
+
+
+def test_a_typed_stream_keeps_side_arrays_as_arrays_and_plans_as_map_style():
+    """Rows of a typed stream reach the plan without a Python object per keypoint, and plan the same
+    window, keypoints, head pose and boxes as the map-style path (both read rows through `arrow_row`)."""
+    from facevid_datasets.training.plan import draw_rng, iter_records, make_plan
+
+    rng = np.random.default_rng(0)
+    recs = []
+    for i in range(4):
+        r = rec(f"k{i}", num_frames=50, source="g")
+        r["keypoints"] = {"format": "ibug68", "points": rng.random((50, 68, 3)).astype(np.float32).tolist()}
+        r["head_pose"] = {"label": "front", **{k: rng.normal(0, 5, 50).astype(np.float32).tolist()
+                                                for k in ("yaw", "pitch", "roll")}}
+        r["face_boxes"] = {"detector": "x", "boxes": rng.random((50, 5)).astype(np.float32).tolist()}
+        recs.append(r)
+    ds = datasets.Dataset.from_list(recs, features=FEATURES)
+    streamed = list(iter_records(ds.to_iterable_dataset(num_shards=2)))
+    assert [r["clip_id"] for r in streamed] == [r["clip_id"] for r in recs]
+    first = streamed[0]
+    assert isinstance(first["head_pose"]["yaw"], np.ndarray) and isinstance(first["face_boxes"]["boxes"], np.ndarray)
+    assert not isinstance(first["keypoints"]["points"], list)  # an Arrow list: only the window's frames convert
+    clips = ClipDataset(ds, frames=8)
+    for row, r in enumerate(streamed):
+        draw = Draw(row, 0, row, row)
+        a, b = clips[draw], make_plan(r, clips.spec, draw_rng(clips.spec.seed, draw), row=row)
+        assert a.indices.tolist() == b.indices.tolist()
+        for name in ("keypoints", "head_pose", "face_boxes", "head_speed"):
+            assert np.allclose(getattr(a, name), getattr(b, name), equal_nan=True), name
+        assert np.allclose(a.keypoints, np.asarray(recs[row]["keypoints"]["points"])[a.indices])

@@ -132,18 +132,42 @@ class RecordTable:
         return column_values(self._list, column)
 
     def get(self, row: int) -> dict[str, Any]:
-        """The record, with keypoint points left as an Arrow list (sliced per clip, never fully converted)."""
+        """The record (side arrays as `arrow_row` leaves them)."""
         if not self.hf:
             return self._list[row]
-        t = self._arrow[row]
-        rec: dict[str, Any] = {}
-        for name in t.column_names:
-            cell = t.column(name)[0]
-            if name == "keypoints":
-                rec[name] = None if not cell.is_valid else {"format": cell["format"].as_py(), "points": cell["points"]}
-            else:
-                rec[name] = cell.as_py()
-        return rec
+        return arrow_row(self._arrow[row], 0)
+
+
+def _float_rows(cell: Any, width: int | None = None) -> np.ndarray | None:
+    """A list cell of floats (or of `width`-float rows) as one float32 array, nulls as NaN."""
+    if cell is None or not cell.is_valid:
+        return None
+    values = cell.values
+    if width is not None:
+        values = values.flatten()
+    arr = values.to_numpy(zero_copy_only=False).astype(np.float32, copy=False)
+    return arr.reshape(-1, width) if width is not None else arr
+
+
+def arrow_row(table: Any, i: int) -> dict[str, Any]:
+    """Row `i` of an Arrow table of records as a record dict whose side arrays never become Python
+    objects per element: keypoint points stay an Arrow list (a plan takes only its frames), head-pose
+    angles and face boxes become numpy arrays. Map-style (`RecordTable`) and streamed
+    (`iter_records`) records both come through here, so both paths plan from the same values."""
+    rec: dict[str, Any] = {}
+    for name in table.column_names:
+        cell = table.column(name)[i]
+        if name == "keypoints":
+            rec[name] = None if not cell.is_valid else {"format": cell["format"].as_py(), "points": cell["points"]}
+        elif name == "head_pose" and cell.is_valid:
+            rec[name] = {"label": cell["label"].as_py() if "label" in cell.keys() else None,
+                         **{k: _float_rows(cell[k]) for k in ("yaw", "pitch", "roll") if k in cell.keys()}}
+        elif name == "face_boxes" and cell.is_valid:
+            rec[name] = {"detector": cell["detector"].as_py() if "detector" in cell.keys() else None,
+                         "boxes": _float_rows(cell["boxes"], 5) if "boxes" in cell.keys() else None}
+        else:
+            rec[name] = cell.as_py()
+    return rec
 
 
 def _sample_keypoints(kp: Mapping[str, Any] | None, indices: np.ndarray) -> tuple[np.ndarray | None, str | None]:
@@ -184,24 +208,55 @@ def _pose_track(pose: Mapping[str, Any] | None) -> np.ndarray | None:
 
 def _sample_boxes(fb: Mapping[str, Any] | None, indices: np.ndarray) -> np.ndarray | None:
     """Face boxes (T, 5) at `indices`, or None when the record has none."""
-    if not fb or not fb.get("boxes"):
+    raw = fb.get("boxes") if fb else None
+    if raw is None or not len(raw):
         return None
-    boxes = np.asarray(fb["boxes"], dtype=np.float32)
+    boxes = np.asarray(raw, dtype=np.float32)
     if boxes.ndim != 2 or boxes.shape[1] != 5:
         return None
     return boxes[np.minimum(indices, len(boxes) - 1)]
 
 
+#: Where a build saw the data -> where this node sees it: "OLD=NEW" pairs separated by os.pathsep
+#: (":" on Linux), e.g. FACEVID_PATH_MAP=/data/facevid=/mnt/node3/facevid. Records, training copies
+#: and caches keep the paths of the machine that built them; each node maps them at plan time.
+PATH_MAP_ENV = "FACEVID_PATH_MAP"
+
+
+def path_map(spec: str | None = None) -> list[tuple[str, str]]:
+    """The (old prefix, new prefix) pairs of `spec` (default: the FACEVID_PATH_MAP environment variable)."""
+    import os
+
+    spec = os.environ.get(PATH_MAP_ENV, "") if spec is None else spec
+    pairs = []
+    for item in filter(None, spec.split(os.pathsep)):
+        old, sep, new = item.partition("=")
+        if not sep or not old or not new:
+            raise ValueError(f"{PATH_MAP_ENV}: {item!r} is not OLD=NEW (pairs separated by {os.pathsep!r})")
+        pairs.append((old.rstrip("/") or "/", new.rstrip("/") or "/"))
+    return sorted(pairs, key=lambda p: -len(p[0]))  # the longest prefix wins
+
+
+def local_path(path: str, pairs: list[tuple[str, str]] | None = None) -> str:
+    """`path` as this node sees it: the first FACEVID_PATH_MAP prefix it starts with replaced."""
+    for old, new in path_map() if pairs is None else pairs:
+        if path == old or path.startswith(old + "/"):
+            return new + path[len(old):]
+    return path
+
+
 def media_source(cell: Mapping[str, Any] | str | None) -> str | bytes | None:
-    """Where a `Video`/`Audio` cell's media is: its path when the file exists (or there are no bytes),
-    else its bytes (an export embeds them and keeps only the bare file name as the path)."""
+    """Where a `Video`/`Audio` cell's media is: its path (as this node sees it, `local_path`) when the
+    file exists (or there are no bytes), else its bytes (an export embeds them and keeps only the bare
+    file name as the path)."""
     if isinstance(cell, str) or not cell:
-        return cell or None
+        return local_path(cell) if cell else None
     if cell.get("path"):
         import os
 
-        if os.path.exists(cell["path"]) or not cell.get("bytes"):
-            return cell["path"]
+        path = local_path(cell["path"])
+        if os.path.exists(path) or not cell.get("bytes"):
+            return path
     return cell.get("bytes") or None
 
 
@@ -615,13 +670,19 @@ def timing_arrays(fps: Sequence[Any], num_frames: Sequence[Any], duration: Seque
 def iter_records(stream: Any, batch_size: int = 64) -> Iterator[Mapping[str, Any]]:
     """Every record of `stream` as a dict. A `datasets.IterableDataset` is read with `.iter()`, which
     (unlike plain iteration inside a DataLoader worker) does not re-split its shards by worker: the
-    caller has already chosen the shards this reader owns."""
+    caller has already chosen the shards this reader owns. Rows of a typed stream come through
+    `arrow_row`, so keypoints, head pose and face boxes are never turned into Python objects per element."""
     import datasets
 
     if not isinstance(stream, datasets.IterableDataset):
         yield from stream
         return
-    for batch in stream.iter(batch_size=batch_size):
+    if stream.features is not None:  # typed (a release, an export, the Hub): side arrays stay arrays
+        for table in stream.with_format("arrow").iter(batch_size=batch_size):
+            for i in range(table.num_rows):
+                yield arrow_row(table, i)
+        return
+    for batch in stream.iter(batch_size=batch_size):  # untyped generator: rows may differ in type
         keys = list(batch)
         for values in zip(*(batch[k] for k in keys), strict=True):
             yield dict(zip(keys, values, strict=True))

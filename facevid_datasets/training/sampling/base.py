@@ -33,7 +33,8 @@ class ClipSampler(Sampler[Draw]):
     From the resume point on it is cut into steps of `world_size * batch_size` windows; in each step
     rank r takes the r-th block of `batch_size`, so a visit's consecutive windows stay on one rank.
     A final short step is padded (wrapping to the epoch's start) to the same count on every rank,
-    or dropped with `drop_last`.
+    or dropped with `drop_last`. `batch_size` left out is set by the loader (`bind_batch_size`); a
+    draw's `position` is its index in the global order, so it continues across a resume.
     """
 
     def __init__(

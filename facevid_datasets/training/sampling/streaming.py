@@ -166,13 +166,18 @@ class StreamingClipDataset(IterableDataset):
     """Clip plans from streams, one per group, mixed by delivered seconds; resumes mid-epoch.
 
     `data`: `{group: datasets.IterableDataset}` (or one stream: a single group, every stored second
-    equally likely). `mode` "equal", "population" (`table`) or "weights" (`weights`) sets each group's
-    share of delivered seconds. `num_samples`: windows per epoch, all ranks together (rounded up to
-    whole batches per rank). Clip arguments as in `ClipDataset` (references come from the same clip:
-    a stream has no random access to another clip of the identity). Use a DataLoader with the same
-    `batch_size`: reader (rank r, worker w) fills the batches the DataLoader takes from worker w, and
-    items carry their rank position so `mark_consumed` / `state_dict` work as for a sampler; resume
-    needs the same world size, worker count and batch size (shards are assigned by them).
+    equally likely). The clip options are `ClipSpec`'s fields, as for `ClipDataset` (by keyword, or a
+    `ClipSpec` in place of `frames`); the mixing options are `BalancedSampler`'s: `mode` (left out:
+    "weights" with `weights=`, "population" with `table=`, else "equal"; "natural" on one stream),
+    `groups` (a subset of the streams), `where`, `filter`, `exclude_ids`, `windows_per_visit`,
+    `batch_size`, `drop_last`. `num_samples`: windows per epoch, all ranks together (rounded up to
+    whole batches per rank, down with `drop_last`). Refused by name: `epoch_seconds`, `min_gap`,
+    `reference_from="identity"`, "natural" over several streams (see `__init__`'s messages).
+    `clip_loader` takes the batch size from here (or gives its own to a dataset built without one):
+    reader (rank r, worker w) fills the batches the DataLoader takes from worker w, items carry their
+    epoch position (`global_position`), and the loader marks each batch consumed, so `state_dict`
+    resumes exactly; a resume needs the same world size, worker count and batch size (shards are
+    assigned by them), and the state names the streams and clip settings it was planned on.
     `num_workers`: the DataLoader's worker count, when known (`clip_loader` sets it); it is saved
     with the state and checked when iterating, so a resume with another count fails with a clear
     error instead of silently replaying other items.
