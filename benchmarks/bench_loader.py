@@ -182,7 +182,7 @@ class DecSampler:
 
 def run_one(method: str, name: str, cache: Path, args: argparse.Namespace) -> dict:
     """One method on one source set, in this process (and its DataLoader workers); returns its figures."""
-    from facevid_datasets.training import VideoCollator
+    from facevid_datasets.training import AudioOptions, DecodeOptions, VideoCollator
     from facevid_datasets.training.prefetch import CudaPrefetcher
 
     recs = records_for(make_sources(cache, {**SOURCES, **LENGTHS})[name])
@@ -220,9 +220,9 @@ def run_one(method: str, name: str, cache: Path, args: argparse.Namespace) -> di
     else:
         cuda = method.startswith("loader_gpu")
         off = method == "loader_off"
-        col = VideoCollator(SIZE, dtype=torch.uint8, audio_window=2, device="cuda" if cuda else "cpu",
-                            one_pass=not off, reader_cache=0 if off else None,
-                            decode_sessions=1 if method == "loader_gpu_1s" else None)
+        col = VideoCollator(SIZE, dtype=torch.uint8, audio=AudioOptions(window=2), device="cuda" if cuda else "cpu",
+                            decode=DecodeOptions(one_pass=not off, reader_cache=0 if off else None,
+                                                 sessions=1 if method == "loader_gpu_1s" else None))
         loader = torch.utils.data.DataLoader(PlannedBatches(recs, batches), batch_size=None, num_workers=workers,
                                              collate_fn=col.prepare if cuda else col,
                                              prefetch_factor=2 if workers else None)
@@ -242,7 +242,7 @@ def run_one(method: str, name: str, cache: Path, args: argparse.Namespace) -> di
 
 def window_cost(cache: Path, n: int = 12) -> dict[str, dict[str, float]]:
     """CPU ms per random 16-frame window on 10 s against 60 s clips of the same 512 px encoding."""
-    from facevid_datasets.training import VideoCollator
+    from facevid_datasets.training import AudioOptions, DecodeOptions, VideoCollator
 
     torch.set_num_threads(1)  # one core, as in a DataLoader worker
     out: dict[str, dict[str, float]] = {}
@@ -259,7 +259,8 @@ def window_cost(cache: Path, n: int = 12) -> dict[str, dict[str, float]]:
         for label, k in (("loader k=1", 1), ("loader k=4 consecutive", 4)):
             wins = [w for v in visit_windows(recs, max(1, n // k), k, "consecutive", seed=6) for w in v]
             plans = PlannedBatches(recs, [wins[i : i + k] for i in range(0, len(wins), k)])
-            col = VideoCollator(SIZE, dtype=torch.uint8, audio_window=2, reader_cache=0 if k == 1 else None)
+            col = VideoCollator(SIZE, dtype=torch.uint8, audio=AudioOptions(window=2),
+                                decode=DecodeOptions(reader_cache=0 if k == 1 else None))
             col(plans[0])
             t = time.process_time()
             for b in range(len(plans)):

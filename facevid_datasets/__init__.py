@@ -24,13 +24,19 @@ _LAZY = {
     "BalancedSampler": ".training",
     "ClipDataset": ".training",
     "VideoCollator": ".training",
+    "AudioOptions": ".training",
+    "BatchExtras": ".training",
+    "DecodeOptions": ".training",
     "clip_loader": ".training",
     "training_copies": ".training",
 }
 
 __all__ = [
+    "AudioOptions",
     "BalancedSampler",
+    "BatchExtras",
     "ClipDataset",
+    "DecodeOptions",
     "FEATURES",
     "VideoCollator",
     "clip_loader",
@@ -43,7 +49,16 @@ __all__ = [
 if TYPE_CHECKING:
     from .loading import list_datasets, load_builder, load_dataset
     from .schema import FEATURES
-    from .training import BalancedSampler, ClipDataset, VideoCollator, clip_loader, training_copies
+    from .training import (
+        AudioOptions,
+        BalancedSampler,
+        BatchExtras,
+        ClipDataset,
+        DecodeOptions,
+        VideoCollator,
+        clip_loader,
+        training_copies,
+    )
 
 
 __getattr__, __dir__ = lazy_attributes(__name__, _LAZY, globals())

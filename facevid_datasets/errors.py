@@ -49,3 +49,13 @@ class CacheError(FaceVidError):
 
 class OfflineError(FaceVidError):
     """Files must be fetched from the Hub but offline mode (HF_HUB_OFFLINE) is on."""
+
+
+class GpuFallbackError(FaceVidError):
+    """A CUDA decoder fell back to decoding on the CPU, and the caller refused that
+    (`DecodeOptions(cpu_fallback="raise")`): the message names the file and torchcodec's reason."""
+
+    def __init__(self, path: str, reason: str):
+        self.path = path
+        self.reason = reason
+        super().__init__(f"{path}: NVDEC not used, the decoder fell back to the CPU ({reason})")

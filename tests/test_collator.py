@@ -11,7 +11,7 @@ import torch
 from facevid_datasets.errors import MediaError
 from facevid_datasets.schema import empty_record
 from facevid_datasets.testing import frame_energy, make_index_video, read_index
-from facevid_datasets.training import ClipDataset, VideoCollator, clip_loader
+from facevid_datasets.training import AudioOptions, ClipDataset, DecodeOptions, VideoCollator, clip_loader
 
 FPS, N, H, W = 25.0, 50, 96, 128
 
@@ -43,7 +43,7 @@ def record(path: Path, clip_id: str, *, keypoints: bool = True, audio_source: st
 
 def test_shapes_dtypes_and_labels(media):
     ds = ClipDataset([record(media["av"], "a"), record(media["av"], "b")], frames=8, seed=0)
-    batch = VideoCollator(64, audio_window=2)([ds[0], ds[1]])
+    batch = VideoCollator(64, audio=AudioOptions(window=2))([ds[0], ds[1]])
     assert batch["video"].shape == (2, 8, 3, 64, 64) and batch["video"].dtype == torch.float32
     assert -1.0 <= batch["video"].min() < -0.9 and 0.9 < batch["video"].max() <= 1.0
     assert batch["audio"].shape == (2, 8 * 640) and batch["audio_windows"].shape == (2, 8, 5 * 640)
@@ -63,7 +63,7 @@ def test_shapes_dtypes_and_labels(media):
 def test_frames_audio_and_pose_align_with_known_content(media, kwargs):
     ds = ClipDataset([record(media["av"], "a")], frames=8, seed=1, **kwargs)
     plan = ds[0]
-    col = VideoCollator(64, audio_window=1)
+    col = VideoCollator(64, audio=AudioOptions(window=1))
     batch = col([plan])
     assert [read_index(f) for f in batch["video"][0]] == plan.indices.tolist()
     assert batch["head_pose"][0, :, 0].tolist() == plan.indices.astype(float).tolist()
@@ -136,7 +136,7 @@ def test_bad_clip_is_reported_and_replaced(media, caplog):
 def test_cpu_worker_loader_matches_direct_decode(media):
     recs = [record(media["av"], f"c{i}") for i in range(4)]
     ds = ClipDataset(recs, frames=4, start="first")
-    col = VideoCollator(32, audio_window=0)
+    col = VideoCollator(32, audio=AudioOptions(window=0))
     batches = list(clip_loader(ds, col, batch_size=2, num_workers=2))
     direct = col([ds[0], ds[1]])
     assert len(batches) == 2 and torch.equal(batches[0]["video"], direct["video"])
@@ -146,7 +146,8 @@ def test_cpu_worker_loader_matches_direct_decode(media):
 def test_decord_backend_agrees_with_torchcodec(media):
     plan = ClipDataset([record(media["silent"], "a")], frames=6, seed=3)[0]
     a = VideoCollator(64, audio=False, dtype=torch.uint8)([plan])["video"].float()
-    b = VideoCollator(64, audio=False, dtype=torch.uint8, backend="decord")([plan])["video"].float()
+    decord = VideoCollator(64, audio=False, dtype=torch.uint8, decode=DecodeOptions(backend="decord"))
+    b = decord([plan])["video"].float()
     assert (a - b).abs().mean() < 2.0
 
 
@@ -154,8 +155,8 @@ def test_decord_backend_agrees_with_torchcodec(media):
 @pytest.mark.skipif(not torch.cuda.is_available(), reason="needs CUDA")
 def test_cuda_path_matches_cpu_path(media):
     ds = ClipDataset([record(media["av"], f"c{i}") for i in range(4)], frames=8, seed=2)
-    cpu = VideoCollator(64, audio_window=2)
-    gpu = VideoCollator(64, audio_window=2, device="cuda")
+    cpu = VideoCollator(64, audio=AudioOptions(window=2))
+    gpu = VideoCollator(64, audio=AudioOptions(window=2), device="cuda")
     plans = [ds[i] for i in range(4)]
     a, b = cpu(plans), gpu(plans)
     assert b["video"].is_cuda and b["video"].shape == a["video"].shape

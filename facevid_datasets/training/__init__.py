@@ -14,6 +14,9 @@ from .._lazy import lazy_attributes
 
 _LAZY = {
     "VideoCollator": ".collate",
+    "AudioOptions": ".audio",
+    "BatchExtras": ".extras",
+    "DecodeOptions": ".collate",
     "GroupShare": ".sampling",
     "DEFAULT_FPS": ".plan",
     "ClipDataset": ".plan",
@@ -31,11 +34,14 @@ _LAZY = {
 
 __all__ = [
     "DEFAULT_FPS",
+    "AudioOptions",
+    "BatchExtras",
     "BalancedSampler",
     "ClipDataset",
     "ClipPlan",
     "ClipSampler",
     "CudaPrefetcher",
+    "DecodeOptions",
     "Draw",
     "GroupShare",
     "StreamingClipDataset",
@@ -47,7 +53,9 @@ __all__ = [
 ]
 
 if TYPE_CHECKING:
-    from .collate import VideoCollator
+    from .audio import AudioOptions
+    from .collate import DecodeOptions, VideoCollator
+    from .extras import BatchExtras
     from .plan import DEFAULT_FPS, ClipDataset, ClipPlan, Draw
     from .populations import population_shares, population_tables
     from .prefetch import CudaPrefetcher, clip_loader
