@@ -152,7 +152,6 @@ def test_decord_backend_agrees_with_torchcodec(media):
 
 
 @pytest.mark.gpu
-@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs CUDA")
 def test_cuda_path_matches_cpu_path(media):
     ds = ClipDataset([record(media["av"], f"c{i}") for i in range(4)], frames=8, seed=2)
     cpu = VideoCollator(64, audio=AudioOptions(window=2))
@@ -207,3 +206,52 @@ def test_embedded_sample_mixed_clips_batch_with_defaults(tmp_path):
     batch = col([clips[i] for i in by_fps.values()])
     assert batch["video"].shape[:2] == (len(by_fps), clips.spec.frames) and not batch["replaced"].any()
     assert torch.isfinite(batch["audio"]).all() and batch["audio_mask"].any()
+
+
+# --- audio that ends early (a 0.6 s track in a 4 s video): zero padding is not sound ---------------------------
+SHORT_AUDIO_S = 0.6
+
+
+@pytest.fixture(scope="module")
+def short_audio(tmp_path_factory) -> dict[str, Path]:
+    """A 4 s index video whose audio track (a steady tone) stops at 0.6 s, muxed in the file and as a
+    separate .wav."""
+    import soundfile as sf
+
+    from facevid_datasets.media import run_ffmpeg
+
+    d = tmp_path_factory.mktemp("short_audio")
+    video = make_index_video(d / "v.mp4", num_frames=100, fps=FPS, size=(H, W), audio=False, gop=10)
+    t = np.arange(int(SHORT_AUDIO_S * 16_000)) / 16_000
+    wav = d / "a.wav"
+    sf.write(wav, (0.5 * np.sin(2 * np.pi * 440 * t)).astype(np.float32), 16_000)
+    muxed = d / "av.mp4"
+    run_ffmpeg(["-i", str(video), "-i", str(wav), "-map", "0:v", "-map", "1:a", "-c:v", "copy", "-c:a", "aac",
+                str(muxed)], muxed)
+    return {"muxed": muxed, "wav": wav}
+
+
+def _short_record(files: dict[str, Path], source: str) -> dict:
+    r = record(files["muxed"], f"short-{source}", keypoints=False)
+    r.update(num_frames=100, duration=4.0)
+    if source == "file":
+        r.update(audio_source="file", audio={"path": str(files["wav"]), "bytes": None})
+    return r
+
+
+@pytest.mark.parametrize("source", ["video", "file"])
+@pytest.mark.parametrize("path", ["cpu", "split"])
+@pytest.mark.parametrize("start_s", [0.0, 0.4, 2.0])  # wholly inside, across the end, wholly past the end
+def test_audio_past_the_end_of_a_short_track_is_masked(short_audio, source, path, start_s):
+    plan = ClipDataset([_short_record(short_audio, source)], frames=8, start=start_s, fps=25)[0]
+    col = VideoCollator(32, audio=AudioOptions(window=1))
+    batch = col([plan]) if path == "cpu" else col(col.prepare([plan]))
+    heard, audio = batch["audio_frame_mask"][0], batch["audio"][0].reshape(8, -1)
+    starts = plan.times  # frame k's own audio spans [t_k, t_k + 1/25)
+    inside = starts + 1 / FPS <= SHORT_AUDIO_S - 0.02
+    past = starts >= SHORT_AUDIO_S + 0.02
+    assert heard[torch.as_tensor(inside)].all() and not heard[torch.as_tensor(past)].any()
+    assert bool(batch["audio_mask"][0]) == bool(inside.any())  # a window wholly past the end is no audio at all
+    assert float(audio[torch.as_tensor(past)].abs().sum()) == 0.0  # and carries zeros, masked
+    if inside.any():
+        assert float(audio[torch.as_tensor(inside)].abs().mean()) > 0.1  # the tone, where the track plays

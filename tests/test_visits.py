@@ -119,7 +119,6 @@ def test_several_decode_sessions_give_the_same_batch(long_gop):
 
 
 @pytest.mark.gpu
-@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs CUDA")
 def test_nvdec_sessions_and_concurrent_batches_match_the_cpu_path(long_gop):
     from facevid_datasets.training import clip_loader
 

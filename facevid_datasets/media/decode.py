@@ -268,7 +268,7 @@ class AudioReader:
         except Exception as e:
             msg = str(e).lower()
             if "no samples" in msg or "no audio frames" in msg or "out of" in msg or "range" in msg:
-                return AudioSpan(out, start, sr, 0, 0)  # the span lies wholly outside the stream
+                return AudioSpan(out, start, end, sr, 0, 0)  # the span lies wholly outside the stream
             raise MediaError(self.path, f"decoding audio failed ({e})") from e
         data = samples.data[0].to(torch.float32)
         offset = int(round((samples.pts_seconds - start) * sr))
@@ -276,7 +276,7 @@ class AudioReader:
             data, offset = data[-offset:], 0
         k = max(0, min(len(data), n - offset))
         out[offset : offset + k] = data[:k]
-        return AudioSpan(out, start, sr, offset, offset + k)
+        return AudioSpan(out, start, end, sr, offset, offset + k)
 
 
 @dataclass
@@ -288,6 +288,7 @@ class AudioSpan:
 
     samples: torch.Tensor  # (n,) float32
     start: float  # seconds (file clock) at which samples[0] plays
+    end: float  # the end of the span asked for (samples hold round((end - start) * sample_rate))
     sample_rate: int
     played_from: int  # first sample the stream plays
     played_to: int  # one past the last sample the stream plays

@@ -4,12 +4,14 @@ Any source rate (16/44.1/48 kHz) is resampled to the collator's rate; a clip wit
 None and the batch masks it. Output frame rates may differ between clips of a batch: each clip
 then has its own samples per frame and the batch pads to the longest (`samples_per_frame` says).
 
-One timing rule on both decode paths. The span of audio read is fixed by the plan alone (the planned
-instants on the file's clock, +-k frames, +-`AUDIO_MARGIN`), so a DataLoader worker can read it before
-the video is decoded (the CUDA path) and the CPU path reads the very same samples; both then cut each
-frame's audio at the frame's *decoded* presentation time. On a variable-frame-rate file the decoded
-times differ from the planned ones (by up to half a second where the rate changes), so cutting at the
-planned times would put the audio beside the wrong frames.
+One timing rule on both decode paths: each frame's audio is cut at the frame's *decoded* presentation
+time. On a variable-frame-rate file the decoded times differ from the planned ones (by half a second
+or more where the rate changes), so cutting at the planned times would put the audio beside the wrong
+frames. The span of audio read is first fixed by the plan alone (the planned instants on the file's
+clock, +-k frames, +-`AUDIO_MARGIN`), so a DataLoader worker can read it before the video is decoded
+(the CUDA path) and the CPU path reads the very same samples; when the decoded times fall outside it,
+both read the span around the decoded times instead (`audio_for_frames`), so both paths give the same
+samples whatever the file.
 
 A track may end early (or start late): a frame whose own samples the track does not wholly play is
 marked not heard (`FrameAudio.heard`), and the batch masks it, so a model does not learn the zero
@@ -28,9 +30,9 @@ from ..media.decode import AudioReader, AudioSpan
 from .plan import ClipPlan
 
 #: Seconds of audio read beyond a window's planned span on each side, so that the decoded frame times of
-#: a variable-frame-rate file, which can lie about half a second from the planned instants, still fall
-#: inside the span. A frame decoded further away is marked not heard.
-AUDIO_MARGIN = 1.0
+#: most variable-frame-rate files still fall inside the span read ahead; further away, the span is read
+#: again around the decoded times.
+AUDIO_MARGIN = 0.5
 
 
 @dataclass(frozen=True)
@@ -62,15 +64,34 @@ def samples_per_frame(sample_rate: int, fps: float) -> int:
     return int(round(sample_rate / fps))
 
 
+def _around(times: np.ndarray, fps: float, options: AudioOptions) -> tuple[float, float]:
+    """The span that frames shown at `times` need with their +-k frame windows, +-`AUDIO_MARGIN`."""
+    k = options.window
+    return float(times.min()) - k / fps - AUDIO_MARGIN, float(times.max()) + (k + 1) / fps + AUDIO_MARGIN
+
+
 def read_audio(plan: ClipPlan, video_start: float, options: AudioOptions) -> AudioSpan | None:
-    """The audio the plan's frames can need: its planned instants (`plan.times` from `video_start`, the
+    """The audio the plan's frames should need: its planned instants (`plan.times` from `video_start`, the
     video stream's first pts), +-`options.window` frames and +-`AUDIO_MARGIN` seconds; None when the
     clip has no audio. Depends on the plan only, so either decode path reads the same samples."""
     if plan.audio is None:
         return None
+    a0, a1 = _around(plan.times + video_start, plan.fps, options)
+    return AudioReader(plan.audio, options.sample_rate).read(a0, a1)
+
+
+def audio_for_frames(plan: ClipPlan, times: np.ndarray, ahead: AudioSpan | None,
+                     options: AudioOptions) -> AudioSpan | None:
+    """The span to cut frames decoded at `times` from: `ahead` (read from the plan by `read_audio`) when it
+    holds every sample they need, else the span around `times` (a variable-frame-rate file whose decoded
+    times lie far from the planned ones). None when the clip has no audio."""
+    if plan.audio is None:
+        return None
     k, f = options.window, plan.fps
-    a0 = float(plan.times.min()) + video_start - k / f - AUDIO_MARGIN
-    a1 = float(plan.times.max()) + video_start + (k + 1) / f + AUDIO_MARGIN
+    if ahead is not None and ahead.start <= float(times.min()) - k / f and \
+            float(times.max()) + (k + 1) / f <= ahead.end:
+        return ahead
+    a0, a1 = _around(times, f, options)
     return AudioReader(plan.audio, options.sample_rate).read(a0, a1)
 
 

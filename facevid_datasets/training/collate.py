@@ -42,7 +42,7 @@ import torch
 from ..errors import GpuFallbackError, MediaError
 from ..media import open_reader
 from ..media.decode import AudioSpan, TorchcodecReader, check_device
-from .audio import AudioOptions, read_audio, samples_per_frame
+from .audio import AudioOptions, audio_for_frames, read_audio, samples_per_frame
 from .audio import cut_audio as _cut_audio
 from .batch import ClipTensors, stack_batch
 from .buckets import bucket_of
@@ -406,12 +406,14 @@ class VideoCollator:
         video, omap = fit_with_map(plan, frames, self.size_for(plan), self.fit, self.face_margin)
         kp = None if plan.keypoints is None else torch.from_numpy(omap.points(plan.keypoints))
         video = to_dtype(video, self.dtype, self.value_range)
-        span = prepared.audio if prepared is not None else self.read_audio(plan)
         audio = None
-        if span is not None and self.audio is not None:  # cut at the instant each output frame stands for,
-            # from its decoded pts (the file's own clock), whichever process read the span
+        if self.audio is not None and plan.audio is not None:  # cut at the instant each output frame stands
+            # for, from its decoded pts (the file's own clock), whichever process read the span ahead
             times = pts.numpy().astype(np.float64) + (plan.times - plan.indices / plan.source_fps)
-            audio = _cut_audio(span, plan, times, window=self.audio.window)
+            ahead = prepared.audio if prepared is not None else self.read_audio(plan)
+            span = audio_for_frames(plan, times, ahead, self.audio)
+            if span is not None:
+                audio = _cut_audio(span, plan, times, window=self.audio.window)
         return ClipTensors(plan, video, kp, audio, omap, context, decoded.fallback)
 
     def decode_one(self, plan: ClipPlan) -> ClipTensors:
