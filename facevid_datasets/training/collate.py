@@ -97,6 +97,7 @@ class Decoded:
     frames: torch.Tensor
     pts: torch.Tensor
     fallback: bool = False  # the decoder fell back to the CPU (CUDA only)
+    video_start: float | None = None  # the video stream's first pts from the header, when the reader knows it
     stream: Any = None  # torch.cuda.Stream the frames were made on
     ready: Any = None  # torch.cuda.Event recorded on `stream` after the decode
 
@@ -310,7 +311,8 @@ class VideoCollator:
             if stream is not None:  # the consumer waits for this on the GPU, the host does not
                 ready = torch.cuda.Event()
                 ready.record(stream)
-        return [Decoded(f, p, fallback, stream, ready) for f, p in parts]
+        start = getattr(reader, "start_seconds", None)
+        return [Decoded(f, p, fallback, start, stream, ready) for f, p in parts]
 
     def _session_pool(self) -> ThreadPoolExecutor:
         with self._lock:
@@ -389,14 +391,16 @@ class VideoCollator:
         return out
 
     def samples_per_frame(self, fps: float) -> int:
+        """Audio samples per output frame of a clip at `fps` (its share of the batch's padded frame)."""
         return samples_per_frame(self.sample_rate, fps)
 
-    def read_audio(self, plan: ClipPlan) -> AudioSpan | None:
+    def read_audio(self, plan: ClipPlan, video_start: float | None = None) -> AudioSpan | None:
         """The audio span `plan`'s frames can need (fixed by the plan: the same on both paths); None when
-        audio is off or the clip has none."""
+        audio is off or the clip has none. `video_start`: the video stream's first pts, when known (else
+        read from the file's header)."""
         if self.audio is None or plan.audio is None:
             return None
-        return read_audio(plan, _video_start(plan.video), self.audio)
+        return read_audio(plan, _video_start(plan.video) if video_start is None else video_start, self.audio)
 
     def _finish(self, plan: ClipPlan, decoded: Decoded, prepared: Prepared | None) -> ClipTensors:
         frames, pts = decoded.frames, decoded.pts
@@ -410,7 +414,7 @@ class VideoCollator:
         if self.audio is not None and plan.audio is not None:  # cut at the instant each output frame stands
             # for, from its decoded pts (the file's own clock), whichever process read the span ahead
             times = pts.numpy().astype(np.float64) + (plan.times - plan.indices / plan.source_fps)
-            ahead = prepared.audio if prepared is not None else self.read_audio(plan)
+            ahead = prepared.audio if prepared is not None else self.read_audio(plan, decoded.video_start)
             span = audio_for_frames(plan, times, ahead, self.audio)
             if span is not None:
                 audio = _cut_audio(span, plan, times, window=self.audio.window)
