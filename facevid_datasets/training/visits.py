@@ -2,8 +2,8 @@
 
 A random window of a long-GOP file (x264's default keyframe interval is 250 frames) costs every
 frame from the keyframe before it. The k windows of one visit, decoded in one forward pass
-(`VideoCollator(one_pass=True)` decodes windows of one file in a batch as the sorted union of
-their frames), pay that run-up once. How much they share depends on where they lie:
+(`DecodeOptions(one_pass=True)`: the collator decodes windows of one file in a batch as the sorted
+union of their frames), pay that run-up once. How much they share depends on where they lie:
 
 - "independent": k uniform starts; on clips longer than a GOP they rarely share a run-up;
 - "consecutive": window j starts at (a + j * span) mod P, with a uniform over the P start
