@@ -14,9 +14,22 @@ from .._lazy import lazy_attributes
 
 _LAZY = {
     "VideoCollator": ".collate",
+    "DecodeOptions": ".collate",
     "AudioOptions": ".audio",
     "BatchExtras": ".extras",
-    "DecodeOptions": ".collate",
+    "LogMel": ".audio_features",
+    "FeatureModel": ".audio_features",
+    "features_per_frame": ".audio_features",
+    "BucketBatchSampler": ".buckets",
+    "aspect_buckets": ".buckets",
+    "bucket_of": ".buckets",
+    "SpeedBuckets": ".conditions",
+    "head_speed": ".conditions",
+    "ClipSpec": ".plan",
+    "ClipLoader": ".prefetch",
+    "EpochReport": ".recovery",
+    "MISSING_GROUP": ".sampling",
+    "format_tally": ".sampling",
     "GroupShare": ".sampling",
     "DEFAULT_FPS": ".plan",
     "ClipDataset": ".plan",
@@ -33,20 +46,33 @@ _LAZY = {
 }
 
 __all__ = [
-    "DEFAULT_FPS",
     "AudioOptions",
-    "BatchExtras",
     "BalancedSampler",
+    "BatchExtras",
+    "BucketBatchSampler",
     "ClipDataset",
+    "ClipLoader",
     "ClipPlan",
     "ClipSampler",
+    "ClipSpec",
     "CudaPrefetcher",
+    "DEFAULT_FPS",
     "DecodeOptions",
     "Draw",
+    "EpochReport",
+    "FeatureModel",
     "GroupShare",
+    "LogMel",
+    "MISSING_GROUP",
+    "SpeedBuckets",
     "StreamingClipDataset",
     "VideoCollator",
+    "aspect_buckets",
+    "bucket_of",
     "clip_loader",
+    "features_per_frame",
+    "format_tally",
+    "head_speed",
     "population_shares",
     "population_tables",
     "training_copies",
@@ -54,12 +80,16 @@ __all__ = [
 
 if TYPE_CHECKING:
     from .audio import AudioOptions
+    from .audio_features import FeatureModel, LogMel, features_per_frame
+    from .buckets import BucketBatchSampler, aspect_buckets, bucket_of
     from .collate import DecodeOptions, VideoCollator
+    from .conditions import SpeedBuckets, head_speed
     from .extras import BatchExtras
-    from .plan import DEFAULT_FPS, ClipDataset, ClipPlan, Draw
+    from .plan import DEFAULT_FPS, ClipDataset, ClipPlan, ClipSpec, Draw
     from .populations import population_shares, population_tables
-    from .prefetch import CudaPrefetcher, clip_loader
-    from .sampling import BalancedSampler, ClipSampler, GroupShare, StreamingClipDataset
+    from .prefetch import ClipLoader, CudaPrefetcher, clip_loader
+    from .recovery import EpochReport
+    from .sampling import MISSING_GROUP, BalancedSampler, ClipSampler, GroupShare, StreamingClipDataset, format_tally
     from .store import training_copies
 
 
