@@ -26,7 +26,10 @@ DataLoader worker count (equal cores) and returns uint8 (B, 16, 3, 512, 512) bat
   loader_on       VideoCollator, one pass per file per batch + reader cache, consecutive windows
   (--copies)      tc_new_copy / loader_copy: the same on training copies (GOP 16, 512 px)
   (--gpu)         loader_gpu (7 NVDEC sessions) and loader_gpu_1s (one session) on CUDA, NVDEC use sampled
-                  from `nvidia-smi dmon -s u` (dec column); ratio to loader_on (CPU) at 1080p
+                  from `nvidia-smi dmon -s u` (dec column, found by name in dmon's header); ratio to
+                  loader_on (CPU) at 1080p. Start-up (CUDA context, the first NVDEC decoder) is timed
+                  apart (`startup_s`) and kept out of the timed window. `--gpu` without a usable GPU or
+                  nvidia-smi stops with one line and exit 1: GPU rows are never silently left out.
 
 The loader rows also decode 16 kHz audio with +-2 frame windows and keypoint/mask tensors; the
 baselines decode video only. Figures: clips/s (wall), CPU ms per clip (the method process and its
@@ -41,13 +44,15 @@ import os
 import resource
 import subprocess
 import sys
-import threading
 import time
 from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
 import torch
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from gpu_check.dmon import DecSampler  # noqa: E402
 
 FRAMES, SIZE = 16, 512
 SOURCES = {"1080p": ((1920, 1080), 20.0, 3), "512p": ((512, 512), 24.0, 3)}
@@ -159,36 +164,9 @@ class PlannedBatches(torch.utils.data.Dataset):
                 for r, s in self.batches[b]]
 
 
-class DecSampler:
-    """NVDEC utilisation (%) sampled from `nvidia-smi dmon -s u` (dec column) while a run lasts."""
-
-    def __init__(self) -> None:
-        self.values: list[float] = []
-        self.proc = subprocess.Popen(["nvidia-smi", "dmon", "-s", "u", "-d", "1"], stdout=subprocess.PIPE,
-                                     stderr=subprocess.DEVNULL, text=True)
-        self.thread = threading.Thread(target=self._read, daemon=True)
-        self.thread.start()
-
-    def _read(self) -> None:
-        col = None
-        for line in self.proc.stdout:  # type: ignore[union-attr]
-            parts = line.split()
-            if line.startswith("#") and "dec" in parts:
-                col = parts.index("dec") - 1  # the header starts with '#'
-            elif col is not None and len(parts) > col and parts[col].replace(".", "").isdigit():
-                self.values.append(float(parts[col]))
-
-    def stop(self) -> dict[str, float]:
-        self.proc.terminate()
-        self.proc.wait()
-        v = self.values or [float("nan")]
-        return {"nvdec_mean_pct": float(np.mean(v)), "nvdec_max_pct": float(np.max(v)),
-                "nvdec_samples": len(self.values)}
-
-
 def run_one(method: str, name: str, cache: Path, args: argparse.Namespace) -> dict:
     """One method on one source set, in this process (and its DataLoader workers); returns its figures."""
-    from facevid_datasets.training import VideoCollator
+    from facevid_datasets.training import AudioOptions, DecodeOptions, VideoCollator
     from facevid_datasets.training.prefetch import CudaPrefetcher
 
     recs = records_for(make_sources(cache, {**SOURCES, **LENGTHS})[name])
@@ -204,6 +182,8 @@ def run_one(method: str, name: str, cache: Path, args: argparse.Namespace) -> di
     import decord  # noqa: F401  (libraries loaded before the workers fork, for every method alike)
     import torchcodec.decoders  # noqa: F401
     import torchvision.transforms.v2.functional  # noqa: F401
+    if method.startswith("loader_gpu"):
+        extra["startup_s"] = gpu_startup(recs[0]["video"]["path"])
     kids0 = resource.getrusage(resource.RUSAGE_CHILDREN)  # setup (ffprobe of the sources) is not loading
     t0, c0 = time.perf_counter(), time.process_time()
     count = 0
@@ -227,9 +207,9 @@ def run_one(method: str, name: str, cache: Path, args: argparse.Namespace) -> di
     else:
         cuda = method.startswith("loader_gpu")
         off = method == "loader_off"
-        col = VideoCollator(SIZE, dtype=torch.uint8, audio_window=2, device="cuda" if cuda else "cpu",
-                            one_pass=not off, reader_cache=0 if off else None,
-                            decode_sessions=1 if method == "loader_gpu_1s" else None)
+        col = VideoCollator(SIZE, dtype=torch.uint8, audio=AudioOptions(window=2), device="cuda" if cuda else "cpu",
+                            decode=DecodeOptions(one_pass=not off, reader_cache=0 if off else None,
+                                                 sessions=1 if method == "loader_gpu_1s" else None))
         loader = torch.utils.data.DataLoader(PlannedBatches(recs, batches), batch_size=None, num_workers=workers,
                                              collate_fn=col.prepare if cuda else col,
                                              prefetch_factor=2 if workers else None)
@@ -238,7 +218,7 @@ def run_one(method: str, name: str, cache: Path, args: argparse.Namespace) -> di
             count += batch["video"].shape[0]
         if cuda:
             torch.cuda.synchronize()
-            extra = sampler.stop()  # type: ignore[union-attr]
+            extra.update(sampler.stop())  # type: ignore[union-attr]
     dt = time.perf_counter() - t0
     me, kids = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN)
     cpu = (time.process_time() - c0) + (kids.ru_utime + kids.ru_stime) - (kids0.ru_utime + kids0.ru_stime)
@@ -247,9 +227,35 @@ def run_one(method: str, name: str, cache: Path, args: argparse.Namespace) -> di
             **extra}
 
 
+def gpu_startup(path: str) -> float:
+    """Seconds to create the CUDA context and open a first NVDEC decoder (and decode a frame): paid once per
+    process, so timed apart from the loading it precedes. The decoder is not kept (no cache primed)."""
+    from facevid_datasets.media.decode import TorchcodecReader
+
+    t = time.perf_counter()
+    torch.zeros(1, device="cuda")
+    reader = TorchcodecReader(path, device="cuda", seek_mode="approximate")
+    reader.get_frames([0])
+    torch.cuda.synchronize()
+    if reader.cpu_fallback:
+        raise SystemExit(f"{path}: NVDEC not used ({reader.cpu_fallback}): the GPU rows would measure a CPU decode")
+    return time.perf_counter() - t
+
+
+def require_gpu() -> None:
+    """Stop with one line when the GPU rows cannot be measured, instead of leaving them out."""
+    if not torch.cuda.is_available():
+        raise SystemExit("bench_loader --gpu: torch sees no CUDA GPU (torch.cuda.is_available() is False: a driver "
+                         "older than this torch build needs, CUDA_VISIBLE_DEVICES, or no device)")
+    try:
+        subprocess.run(["nvidia-smi", "-L"], check=True, capture_output=True, timeout=30)
+    except (OSError, subprocess.SubprocessError) as e:
+        raise SystemExit(f"bench_loader --gpu: nvidia-smi cannot run ({e}): NVDEC use cannot be measured") from e
+
+
 def window_cost(cache: Path, n: int = 12) -> dict[str, dict[str, float]]:
     """CPU ms per random 16-frame window on 10 s against 60 s clips of the same 512 px encoding."""
-    from facevid_datasets.training import VideoCollator
+    from facevid_datasets.training import AudioOptions, DecodeOptions, VideoCollator
 
     torch.set_num_threads(1)  # one core, as in a DataLoader worker
     out: dict[str, dict[str, float]] = {}
@@ -266,7 +272,8 @@ def window_cost(cache: Path, n: int = 12) -> dict[str, dict[str, float]]:
         for label, k in (("loader k=1", 1), ("loader k=4 consecutive", 4)):
             wins = [w for v in visit_windows(recs, max(1, n // k), k, "consecutive", seed=6) for w in v]
             plans = PlannedBatches(recs, [wins[i : i + k] for i in range(0, len(wins), k)])
-            col = VideoCollator(SIZE, dtype=torch.uint8, audio_window=2, reader_cache=0 if k == 1 else None)
+            col = VideoCollator(SIZE, dtype=torch.uint8, audio=AudioOptions(window=2),
+                                decode=DecodeOptions(reader_cache=0 if k == 1 else None))
             col(plans[0])
             t = time.process_time()
             for b in range(len(plans)):
@@ -285,6 +292,8 @@ def _run(cmd: list[str]) -> dict:
 
 def _print_row(res: dict) -> None:
     nv = f"  NVDEC mean {res['nvdec_mean_pct']:.0f}% max {res['nvdec_max_pct']:.0f}%" if "nvdec_mean_pct" in res else ""
+    if "startup_s" in res:
+        nv += f"  start-up {res['startup_s']:.2f} s (untimed)"
     print(f"{res['source']:6s} {res['method']:13s} {res['clips']:4d} clips {res['clips_per_s']:7.2f} clips/s "
           f"{res['cpu_ms_per_clip']:7.0f} CPU ms/clip  peak RSS {res['peak_rss_mb']:6.0f} MB{nv}", flush=True)
 
@@ -301,6 +310,8 @@ def main() -> None:
     p.add_argument("--one", nargs=2, metavar=("METHOD", "SOURCE"), help=argparse.SUPPRESS)
     args = p.parse_args()
     args.cache.mkdir(parents=True, exist_ok=True)
+    if args.gpu or (args.one and args.one[0].startswith("loader_gpu")):
+        require_gpu()
     if args.one:
         print(json.dumps(run_one(args.one[0], args.one[1], args.cache, args)))
         return
@@ -315,7 +326,7 @@ def main() -> None:
             copies = training_copies(records_for(srcs[name]), args.cache / "copies", short_side=SIZE, gop=16)
             (args.cache / f"copies_{name}.json").write_text(json.dumps(copies))
         methods += ["tc_new_copy", "loader_copy"]
-    if args.gpu and torch.cuda.is_available():
+    if args.gpu:
         methods += ["loader_gpu", "loader_gpu_1s"]
     common = ["--workers", str(args.workers), "--visits", str(args.visits), "--k", str(args.k), "--batch",
               str(args.batch), "--cache", str(args.cache)]

@@ -73,7 +73,7 @@ def measured_batch_time(cache: Path, batch: int, batches: int) -> float:
     """Seconds per batch for plans + decode of 16-frame 256 px windows (one process, no workers)."""
     from facevid_datasets.schema import empty_record
     from facevid_datasets.testing import make_index_video
-    from facevid_datasets.training import ClipDataset, VideoCollator
+    from facevid_datasets.training import AudioOptions, ClipDataset, VideoCollator
 
     cache.mkdir(parents=True, exist_ok=True)
     recs = []
@@ -86,7 +86,7 @@ def measured_batch_time(cache: Path, batch: int, batches: int) -> float:
                  num_frames=250, duration=10.0, width=256, height=256)
         recs.append(r)
     ds = ClipDataset(recs, frames=16, seed=0)
-    col = VideoCollator(256, audio_window=2)
+    col = VideoCollator(256, audio=AudioOptions(window=2))
     col([ds[0]])  # warm up
     t = time.perf_counter()
     for b in range(batches):

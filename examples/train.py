@@ -25,7 +25,15 @@ import torch.distributed as dist
 from torch import nn
 from tqdm import tqdm
 
-from facevid_datasets.training import DEFAULT_FPS, BalancedSampler, ClipDataset, VideoCollator, clip_loader
+from facevid_datasets.training import (
+    DEFAULT_FPS,
+    AudioOptions,
+    BalancedSampler,
+    BatchExtras,
+    ClipDataset,
+    VideoCollator,
+    clip_loader,
+)
 
 
 class TinyAVNet(nn.Module):
@@ -141,7 +149,8 @@ def main(argv: list[str] | None = None) -> None:
                         motion=args.motion)
     sampler = BalancedSampler(clips, args.column, args.mode, seed=args.seed, batch_size=args.batch_size,
                               windows_per_visit=args.windows_per_visit)
-    collator = VideoCollator(args.size, device=device, audio_window=0, mel=args.mel)
+    collator = VideoCollator(args.size, device=device, audio=AudioOptions(window=0),
+                             extras=BatchExtras(mel=args.mel))
     model = TinyAVNet(n_mels=80 if args.mel else 0).to(device)
     if dist.is_initialized():
         model = nn.parallel.DistributedDataParallel(model, device_ids=[device.index] if device.type == "cuda" else None)

@@ -18,7 +18,7 @@ from tqdm import tqdm
 
 from . import vocab
 from .loading import load_dataset
-from .training import BalancedSampler, ClipDataset, VideoCollator
+from .training import AudioOptions, BalancedSampler, ClipDataset, VideoCollator
 
 
 def _pose_name(pose_id: int) -> str:
@@ -63,7 +63,7 @@ def run_demo(out: Path, batches: int = 4, batch_size: int = 4, num_workers: int 
     clips = ClipDataset(ds, frames=16, fps=12.5, start="random", short="pad", seed=0)
     sampler = BalancedSampler(clips, "source", "equal", seed=0, num_samples=batches * batch_size)
     plan_check = BalancedSampler(clips, "source", "equal", seed=0)  # one whole epoch, to show the balance
-    collator = VideoCollator((128, 128), device="cpu", value_range=(0.0, 1.0), audio_window=2)
+    collator = VideoCollator((128, 128), device="cpu", value_range=(0.0, 1.0), audio=AudioOptions(window=2))
     loader = DataLoader(clips, batch_size=batch_size, sampler=sampler, collate_fn=collator, num_workers=num_workers)
     pulled: list[dict[str, Any]] = []
     seconds: Counter[str] = Counter()

@@ -66,3 +66,13 @@ def refuse_output_inside(out: str | Path, inputs: list[str | Path], what: str) -
         if real == root or root in real.parents:
             raise OutputInsideInput(f"{out}: lies inside the {what} {folder}; nothing is written there. "
                                     f"Choose an output folder outside it.")  # fmt: skip
+
+
+class GpuFallbackError(FaceVidError):
+    """A CUDA decoder fell back to decoding on the CPU, and the caller refused that
+    (`DecodeOptions(cpu_fallback="raise")`): the message names the file and torchcodec's reason."""
+
+    def __init__(self, path: str, reason: str):
+        self.path = path
+        self.reason = reason
+        super().__init__(f"{path}: NVDEC not used, the decoder fell back to the CPU ({reason})")

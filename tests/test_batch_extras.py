@@ -28,8 +28,12 @@ def index_records(tmp_path_factory):
     return recs
 
 
+_EXTRAS = ("face_masks", "face_region", "speed", "mel", "audio_features")
+
+
 def _batch(clips, rows, **kw):
-    col = fvd.VideoCollator(kw.pop("size", 96), **kw)
+    extras = fvd.BatchExtras(**{k: kw.pop(k) for k in _EXTRAS if k in kw})
+    col = fvd.VideoCollator(kw.pop("size", 96), extras=extras, **kw)
     return col([clips[Draw(r, 0, i, r)] for i, r in enumerate(rows)])
 
 
@@ -115,8 +119,8 @@ def test_mel_frames_per_video_frame(sample):
     clips = fvd.ClipDataset(sample, frames=8, seed=0)
     batch = _batch(clips, [0, 1], size=64, mel=True)
     assert batch["mel"].shape == (2, 8, 4, 80) and torch.isfinite(batch["mel"]).all()
-    with pytest.raises(ValueError, match="audio=True"):
-        fvd.VideoCollator(64, audio=False, mel=True)
+    with pytest.raises(ValueError, match="keep audio on"):
+        fvd.VideoCollator(64, audio=False, extras=fvd.BatchExtras(mel=True))
 
 
 def test_audio_feature_hook_runs_per_window(sample):

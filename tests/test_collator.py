@@ -11,7 +11,7 @@ import torch
 from facevid_datasets.errors import MediaError
 from facevid_datasets.schema import empty_record
 from facevid_datasets.testing import frame_energy, make_index_video, read_index
-from facevid_datasets.training import ClipDataset, VideoCollator, clip_loader
+from facevid_datasets.training import AudioOptions, ClipDataset, DecodeOptions, VideoCollator, clip_loader
 
 FPS, N, H, W = 25.0, 50, 96, 128
 
@@ -43,7 +43,7 @@ def record(path: Path, clip_id: str, *, keypoints: bool = True, audio_source: st
 
 def test_shapes_dtypes_and_labels(media):
     ds = ClipDataset([record(media["av"], "a"), record(media["av"], "b")], frames=8, seed=0)
-    batch = VideoCollator(64, audio_window=2)([ds[0], ds[1]])
+    batch = VideoCollator(64, audio=AudioOptions(window=2))([ds[0], ds[1]])
     assert batch["video"].shape == (2, 8, 3, 64, 64) and batch["video"].dtype == torch.float32
     assert -1.0 <= batch["video"].min() < -0.9 and 0.9 < batch["video"].max() <= 1.0
     assert batch["audio"].shape == (2, 8 * 640) and batch["audio_windows"].shape == (2, 8, 5 * 640)
@@ -63,7 +63,7 @@ def test_shapes_dtypes_and_labels(media):
 def test_frames_audio_and_pose_align_with_known_content(media, kwargs):
     ds = ClipDataset([record(media["av"], "a")], frames=8, seed=1, **kwargs)
     plan = ds[0]
-    col = VideoCollator(64, audio_window=1)
+    col = VideoCollator(64, audio=AudioOptions(window=1))
     batch = col([plan])
     assert [read_index(f) for f in batch["video"][0]] == plan.indices.tolist()
     assert batch["head_pose"][0, :, 0].tolist() == plan.indices.astype(float).tolist()
@@ -136,7 +136,7 @@ def test_bad_clip_is_reported_and_replaced(media, caplog):
 def test_cpu_worker_loader_matches_direct_decode(media):
     recs = [record(media["av"], f"c{i}") for i in range(4)]
     ds = ClipDataset(recs, frames=4, start="first")
-    col = VideoCollator(32, audio_window=0)
+    col = VideoCollator(32, audio=AudioOptions(window=0))
     batches = list(clip_loader(ds, col, batch_size=2, num_workers=2))
     direct = col([ds[0], ds[1]])
     assert len(batches) == 2 and torch.equal(batches[0]["video"], direct["video"])
@@ -146,16 +146,16 @@ def test_cpu_worker_loader_matches_direct_decode(media):
 def test_decord_backend_agrees_with_torchcodec(media):
     plan = ClipDataset([record(media["silent"], "a")], frames=6, seed=3)[0]
     a = VideoCollator(64, audio=False, dtype=torch.uint8)([plan])["video"].float()
-    b = VideoCollator(64, audio=False, dtype=torch.uint8, backend="decord")([plan])["video"].float()
+    decord = VideoCollator(64, audio=False, dtype=torch.uint8, decode=DecodeOptions(backend="decord"))
+    b = decord([plan])["video"].float()
     assert (a - b).abs().mean() < 2.0
 
 
 @pytest.mark.gpu
-@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs CUDA")
 def test_cuda_path_matches_cpu_path(media):
     ds = ClipDataset([record(media["av"], f"c{i}") for i in range(4)], frames=8, seed=2)
-    cpu = VideoCollator(64, audio_window=2)
-    gpu = VideoCollator(64, audio_window=2, device="cuda")
+    cpu = VideoCollator(64, audio=AudioOptions(window=2))
+    gpu = VideoCollator(64, audio=AudioOptions(window=2), device="cuda")
     plans = [ds[i] for i in range(4)]
     a, b = cpu(plans), gpu(plans)
     assert b["video"].is_cuda and b["video"].shape == a["video"].shape
@@ -206,3 +206,52 @@ def test_embedded_sample_mixed_clips_batch_with_defaults(tmp_path):
     batch = col([clips[i] for i in by_fps.values()])
     assert batch["video"].shape[:2] == (len(by_fps), clips.spec.frames) and not batch["replaced"].any()
     assert torch.isfinite(batch["audio"]).all() and batch["audio_mask"].any()
+
+
+# --- audio that ends early (a 0.6 s track in a 4 s video): zero padding is not sound ---------------------------
+SHORT_AUDIO_S = 0.6
+
+
+@pytest.fixture(scope="module")
+def short_audio(tmp_path_factory) -> dict[str, Path]:
+    """A 4 s index video whose audio track (a steady tone) stops at 0.6 s, muxed in the file and as a
+    separate .wav."""
+    import soundfile as sf
+
+    from facevid_datasets.media import run_ffmpeg
+
+    d = tmp_path_factory.mktemp("short_audio")
+    video = make_index_video(d / "v.mp4", num_frames=100, fps=FPS, size=(H, W), audio=False, gop=10)
+    t = np.arange(int(SHORT_AUDIO_S * 16_000)) / 16_000
+    wav = d / "a.wav"
+    sf.write(wav, (0.5 * np.sin(2 * np.pi * 440 * t)).astype(np.float32), 16_000)
+    muxed = d / "av.mp4"
+    run_ffmpeg(["-i", str(video), "-i", str(wav), "-map", "0:v", "-map", "1:a", "-c:v", "copy", "-c:a", "aac",
+                str(muxed)], muxed)
+    return {"muxed": muxed, "wav": wav}
+
+
+def _short_record(files: dict[str, Path], source: str) -> dict:
+    r = record(files["muxed"], f"short-{source}", keypoints=False)
+    r.update(num_frames=100, duration=4.0)
+    if source == "file":
+        r.update(audio_source="file", audio={"path": str(files["wav"]), "bytes": None})
+    return r
+
+
+@pytest.mark.parametrize("source", ["video", "file"])
+@pytest.mark.parametrize("path", ["cpu", "split"])
+@pytest.mark.parametrize("start_s", [0.0, 0.4, 2.0])  # wholly inside, across the end, wholly past the end
+def test_audio_past_the_end_of_a_short_track_is_masked(short_audio, source, path, start_s):
+    plan = ClipDataset([_short_record(short_audio, source)], frames=8, start=start_s, fps=25)[0]
+    col = VideoCollator(32, audio=AudioOptions(window=1))
+    batch = col([plan]) if path == "cpu" else col(col.prepare([plan]))
+    heard, audio = batch["audio_frame_mask"][0], batch["audio"][0].reshape(8, -1)
+    starts = plan.times  # frame k's own audio spans [t_k, t_k + 1/25)
+    inside = starts + 1 / FPS <= SHORT_AUDIO_S - 0.02
+    past = starts >= SHORT_AUDIO_S + 0.02
+    assert heard[torch.as_tensor(inside)].all() and not heard[torch.as_tensor(past)].any()
+    assert bool(batch["audio_mask"][0]) == bool(inside.any())  # a window wholly past the end is no audio at all
+    assert float(audio[torch.as_tensor(past)].abs().sum()) == 0.0  # and carries zeros, masked
+    if inside.any():
+        assert float(audio[torch.as_tensor(inside)].abs().mean()) > 0.1  # the tone, where the track plays

@@ -122,6 +122,7 @@ def test_export_round_trip_with_separate_audio_without_the_release(tmp_path):
 
     import facevid_datasets as fvd
     from facevid_datasets.hub.stream_formats import stream_records
+    from facevid_datasets.training.audio import AudioOptions
     from facevid_datasets.training.collate import VideoCollator
 
     root = tmp_path / "rel"
@@ -148,7 +149,7 @@ def test_export_round_trip_with_separate_audio_without_the_release(tmp_path):
     items = {json.loads(lit[i]["json"])["clip_id"]: lit[i] for i in range(len(lit))}
     assert items["47079"]["audio"] == wav and items["47080"]["audio"] == b""  # its audio is in the video
 
-    collator = VideoCollator(size=32, sample_rate=16_000)
+    collator = VideoCollator(size=32, audio=AudioOptions(sample_rate=16_000))
     for records in (plain, list(stream_records(tmp_path / "webdataset", "webdataset")),
                     list(stream_records(tmp_path / "litdata" / "litdata" / "all", "litdata"))):  # fmt: skip
         clips = fvd.ClipDataset(records, frames=8, start="first")

@@ -178,7 +178,6 @@ def test_separate_audio_file(media, tmp_path):
 
 
 @pytest.mark.gpu
-@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")
 def test_cuda_decoding_matches_cpu(media):
     idx = [0, 9, 33]
     gpu = decode_clip(media["plain"], idx, device="cuda", audio=False)

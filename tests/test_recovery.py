@@ -12,7 +12,7 @@ import torch
 from facevid_datasets.errors import MediaError
 from facevid_datasets.schema import empty_record
 from facevid_datasets.testing import make_index_video, read_index
-from facevid_datasets.training import ClipDataset, VideoCollator, clip_loader
+from facevid_datasets.training import AudioOptions, ClipDataset, VideoCollator, clip_loader
 from facevid_datasets.training.recovery import EpochReport, Replacer
 
 FPS, N, H, W = 25.0, 40, 64, 64
@@ -62,7 +62,7 @@ def test_batch_whose_every_clip_fails_draws_replacements_from_the_same_group(fil
             rec(files["good2"], "g2", "other")]
     ds = ClipDataset(recs, frames=4, start="first")
     sampler = GroupSampler([0, 1], ["a", "a", "a", "other"])
-    loader = clip_loader(ds, VideoCollator(32, audio_window=0), batch_size=2, sampler=sampler)
+    loader = clip_loader(ds, VideoCollator(32, audio=AudioOptions(window=0)), batch_size=2, sampler=sampler)
     (batch,) = list(loader)
     assert batch["replaced"].tolist() == [True, True]
     # the only decodable clip of group "a" is g1: balance holds (never g2 of the other group)
@@ -80,7 +80,7 @@ def test_batch_whose_every_clip_fails_draws_replacements_from_the_same_group(fil
 def test_a_run_over_bad_files_finishes_and_reports_every_failure(files, workers):
     recs = [rec(files[k], k) for k in ("good", "bad1", "truncated", "good2", "bad2", "bad3")] * 2
     ds = ClipDataset(recs, frames=4, seed=3)
-    loader = clip_loader(ds, VideoCollator(32, audio_window=1), batch_size=3, num_workers=workers)
+    loader = clip_loader(ds, VideoCollator(32, audio=AudioOptions(window=1)), batch_size=3, num_workers=workers)
     batches = list(loader)
     assert len(batches) == 4 and all(b["video"].shape == (3, 4, 3, 32, 32) for b in batches)
     served = [cid for b in batches for cid in b["clip_id"]]
@@ -181,11 +181,11 @@ def test_worker_side_audio_matches_the_one_process_path(files):
     a clip whose audio fails in the worker is replaced in the main process."""
     recs = [rec(files["good"], "a"), rec(files["good2"], "b"), rec(files["bad1"], "bad")]
     ds = ClipDataset(recs, frames=6, seed=2)
-    col = VideoCollator(32, audio_window=2, replace=Replacer(ds), max_attempts=3)
+    col = VideoCollator(32, audio=AudioOptions(window=2), replace=Replacer(ds), max_attempts=3)
     prepared = col.prepare([ds[0], ds[1], ds[2]])
     assert prepared[2].error is not None and str(files["bad1"]) in prepared[2].error["file"]
     split = col(prepared)
-    whole = VideoCollator(32, audio_window=2)([ds[0], ds[1]])
+    whole = VideoCollator(32, audio=AudioOptions(window=2))([ds[0], ds[1]])
     assert torch.equal(split["video"][:2], whole["video"]) and torch.allclose(split["audio"][:2], whole["audio"])
     assert torch.allclose(split["audio_windows"][:2], whole["audio_windows"])
     assert split["replaced"].tolist() == [False, False, True] and split["clip_id"][2] in ("a", "b")

@@ -10,7 +10,7 @@ from scipy import stats
 
 from facevid_datasets.schema import empty_record
 from facevid_datasets.testing import make_index_video, read_index
-from facevid_datasets.training import ClipDataset, Draw, VideoCollator
+from facevid_datasets.training import AudioOptions, ClipDataset, DecodeOptions, Draw, VideoCollator
 from facevid_datasets.training.plan import visit_starts
 
 
@@ -82,14 +82,15 @@ def test_one_pass_decodes_each_file_once_and_matches_separate_decodes(long_gop, 
     # a visit of 4 windows to clip 0 and one of 3 to clip 1, as the sampler draws them, and two plain items
     plans = ([clips[Draw(0, 0, j, j, 4)] for j in range(4)] + [clips[Draw(1, 0, j, j, 3)] for j in range(3, 6)]
              + [clips[0], clips[0]])
-    on = VideoCollator(32, dtype=torch.uint8, audio_window=1)
+    on = VideoCollator(32, dtype=torch.uint8, audio=AudioOptions(window=1))
     original_open = on._open
     monkeypatch.setattr(on, "_open", lambda src: CountingReader(original_open(src)))
     CountingReader.calls = []
     batch = on(plans)
     assert len(CountingReader.calls) == 2  # one decode call per file
     assert CountingReader.calls[0][1] == len(np.unique(np.concatenate([p.indices for p in plans if p.row == 0])))
-    off = VideoCollator(32, dtype=torch.uint8, audio_window=1, one_pass=False, reader_cache=0)(plans)
+    off = VideoCollator(32, dtype=torch.uint8, audio=AudioOptions(window=1),
+                        decode=DecodeOptions(one_pass=False, reader_cache=0))(plans)
     assert torch.equal(batch["video"], off["video"]) and torch.equal(batch["audio_windows"], off["audio_windows"])
     for b, p in enumerate(plans):
         assert [read_index(f) for f in batch["video"][b]] == p.indices.tolist()
@@ -97,7 +98,7 @@ def test_one_pass_decodes_each_file_once_and_matches_separate_decodes(long_gop, 
 
 def test_readers_stay_open_across_batches(long_gop, monkeypatch):
     clips = ClipDataset(long_gop, frames=8)
-    col = VideoCollator(32, audio=False, reader_cache=2)
+    col = VideoCollator(32, audio=False, decode=DecodeOptions(reader_cache=2))
     opened = []
     original_open = col._open
     monkeypatch.setattr(col, "_open", lambda src: opened.append(src) or original_open(src))
@@ -109,19 +110,19 @@ def test_readers_stay_open_across_batches(long_gop, monkeypatch):
 def test_several_decode_sessions_give_the_same_batch(long_gop):
     clips = ClipDataset(long_gop * 3, frames=8)
     plans = [clips[i] for i in range(6)]
-    one = VideoCollator(32, dtype=torch.uint8, audio_window=1)(plans)
-    many = VideoCollator(32, dtype=torch.uint8, audio_window=1, decode_sessions=3, one_pass=False)(plans)
+    one = VideoCollator(32, dtype=torch.uint8, audio=AudioOptions(window=1))(plans)
+    many = VideoCollator(32, dtype=torch.uint8, audio=AudioOptions(window=1),
+                         decode=DecodeOptions(sessions=3, one_pass=False))(plans)
     assert torch.equal(one["video"], many["video"]) and torch.equal(one["audio"], many["audio"])
 
 
 @pytest.mark.gpu
-@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs CUDA")
 def test_nvdec_sessions_and_concurrent_batches_match_the_cpu_path(long_gop):
     from facevid_datasets.training import clip_loader
 
     clips = ClipDataset(long_gop * 4, frames=8, seed=4)
-    cpu = list(clip_loader(clips, VideoCollator(48, audio_window=2), batch_size=4, num_workers=0))
-    gpu_col = VideoCollator(48, audio_window=2, device="cuda", decode_sessions=7)
+    cpu = list(clip_loader(clips, VideoCollator(48, audio=AudioOptions(window=2)), batch_size=4, num_workers=0))
+    gpu_col = VideoCollator(48, audio=AudioOptions(window=2), device="cuda", decode=DecodeOptions(sessions=7))
     loader = clip_loader(clips, gpu_col, batch_size=4, num_workers=2, depth=3)
     gpu = list(loader)
     assert len(gpu) == len(cpu) and not loader.report.failures

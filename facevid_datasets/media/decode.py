@@ -110,6 +110,15 @@ class TorchcodecReader:
         self.width, self.height = int(md.width or 0), int(md.height or 0)
         self.start_seconds = float(getattr(md, "begin_stream_seconds_from_header", None) or 0.0)
 
+    @property
+    def cpu_fallback(self) -> str | None:
+        """Why a CUDA decoder decodes on the CPU (torchcodec's `VideoDecoder.cpu_fallback`: libnvcuvid not
+        loadable, or the codec, chroma, bit depth or size unsupported), None when it does not. The frames
+        are CUDA tensors either way (uploaded after a CPU decode), so only this tells. NVDEC's status is
+        known once the decoder is open; FFmpeg's CUDA backend knows it after the first decoded frame."""
+        status = getattr(self._dec, "cpu_fallback", None)
+        return str(status) if status is not None and bool(status) else None
+
     def get_frames(self, indices: list[int]) -> FrameBatch:
         idx = _check_indices(self.path, indices, self.num_frames)
         try:
@@ -250,6 +259,13 @@ class AudioReader:
     def span(self, start: float, end: float) -> torch.Tensor | None:
         """Audio played in [start, end), exactly round((end-start)*sr) samples (zero-padded where the
         stream starts late or ends early); None without an audio stream."""
+        read = self.read(start, end)
+        return None if read is None else read.samples
+
+    def read(self, start: float, end: float) -> AudioSpan | None:
+        """Audio played in [start, end) as an `AudioSpan`: the samples (zero-padded where the stream
+        starts late or ends early) and which of them the stream actually plays; None without an audio
+        stream."""
         if self._dec is None:
             return None
         sr = self.sample_rate
@@ -259,8 +275,8 @@ class AudioReader:
             samples = self._dec.get_samples_played_in_range(start_seconds=max(0.0, start), stop_seconds=end)
         except Exception as e:
             msg = str(e).lower()
-            if "no samples" in msg or "out of" in msg or "range" in msg:
-                return out
+            if "no samples" in msg or "no audio frames" in msg or "out of" in msg or "range" in msg:
+                return AudioSpan(out, start, end, sr, 0, 0)  # the span lies wholly outside the stream
             raise MediaError(self.path, f"decoding audio failed ({e})") from e
         data = samples.data[0].to(torch.float32)
         offset = int(round((samples.pts_seconds - start) * sr))
@@ -268,7 +284,26 @@ class AudioReader:
             data, offset = data[-offset:], 0
         k = max(0, min(len(data), n - offset))
         out[offset : offset + k] = data[:k]
-        return out
+        return AudioSpan(out, start, end, sr, offset, offset + k)
+
+
+@dataclass
+class AudioSpan:
+    """Mono audio over a span of the file's clock, and the part of it the audio stream plays.
+
+    A track may start late or end early (a 0.6 s track in a 4 s video): samples outside
+    [`played_from`, `played_to`) are zero padding, not silence, and a model must not learn from them."""
+
+    samples: torch.Tensor  # (n,) float32
+    start: float  # seconds (file clock) at which samples[0] plays
+    end: float  # the end of the span asked for (samples hold round((end - start) * sample_rate))
+    sample_rate: int
+    played_from: int  # first sample the stream plays
+    played_to: int  # one past the last sample the stream plays
+
+    def played(self, first: torch.Tensor, length: int) -> torch.Tensor:
+        """Whether each run samples[first[i] : first[i] + length] lies wholly inside the played part."""
+        return (first >= self.played_from) & (first + length <= self.played_to)
 
 
 def decode_audio(

@@ -14,6 +14,9 @@ from .._lazy import lazy_attributes
 
 _LAZY = {
     "VideoCollator": ".collate",
+    "DecodeOptions": ".collate",
+    "AudioOptions": ".audio",
+    "BatchExtras": ".extras",
     "LogMel": ".audio_features",
     "FeatureModel": ".audio_features",
     "features_per_frame": ".audio_features",
@@ -43,7 +46,9 @@ _LAZY = {
 }
 
 __all__ = [
+    "AudioOptions",
     "BalancedSampler",
+    "BatchExtras",
     "BucketBatchSampler",
     "ClipDataset",
     "ClipLoader",
@@ -52,6 +57,7 @@ __all__ = [
     "ClipSpec",
     "CudaPrefetcher",
     "DEFAULT_FPS",
+    "DecodeOptions",
     "Draw",
     "EpochReport",
     "FeatureModel",
@@ -73,10 +79,12 @@ __all__ = [
 ]
 
 if TYPE_CHECKING:
+    from .audio import AudioOptions
     from .audio_features import FeatureModel, LogMel, features_per_frame
     from .buckets import BucketBatchSampler, aspect_buckets, bucket_of
-    from .collate import VideoCollator
+    from .collate import DecodeOptions, VideoCollator
     from .conditions import SpeedBuckets, head_speed
+    from .extras import BatchExtras
     from .plan import DEFAULT_FPS, ClipDataset, ClipPlan, ClipSpec, Draw
     from .populations import population_shares, population_tables
     from .prefetch import ClipLoader, CudaPrefetcher, clip_loader

@@ -1,8 +1,9 @@
 """Decoded clips to the batch dict: fixed-shape tensors, labels as vocabulary ids, masks for what is missing.
 
 Audio of clips with different output frame rates is padded per frame to the longest frame
-(`samples_per_frame` gives each clip's own length); keypoints and head pose that are not finite
-are zeroed and masked, so no NaN reaches the trainer.
+(`samples_per_frame` gives each clip's own length); `audio_frame_mask` says which frames the audio
+track really plays (one that ends early leaves zero padding, which is not speech); keypoints and
+head pose that are not finite are zeroed and masked, so no NaN reaches the trainer.
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ import numpy as np
 import torch
 
 from .. import vocab
-from .audio import samples_per_frame
+from .audio import AudioOptions, FrameAudio, samples_per_frame
 from .geometry import OutputMap, clean_keypoints
 from .plan import ClipPlan
 
@@ -29,10 +30,10 @@ class ClipTensors:
     plan: ClipPlan
     video: torch.Tensor  # (T, C, H, W) in the output size and dtype
     keypoints: torch.Tensor | None  # (T, K, 3) in output pixels
-    audio: torch.Tensor | None  # (T * spf,)
-    windows: torch.Tensor | None  # (T, (2k+1) * spf)
+    audio: FrameAudio | None  # None: no audio (or audio off)
     omap: OutputMap | None = None  # stored pixels -> output pixels (for boxes and masks)
     context: dict[str, tuple[torch.Tensor, torch.Tensor | None, torch.Tensor]] | None = None  # motion / reference
+    gpu_fallback: bool = False  # a CUDA collator's decoder fell back to the CPU for this clip's file
 
 
 def _label_id(kind: str, value: Any) -> int:
@@ -44,9 +45,9 @@ def _label_id(kind: str, value: Any) -> int:
     return lower.index(canon.lower()) if isinstance(canon, str) and canon.lower() in lower else -1
 
 
-def stack_batch(items: list[ClipTensors], *, device: torch.device, audio: bool, sample_rate: int,
-                audio_window: int) -> dict[str, Any]:
-    """The batch dict: video, masks, labels, audio and keypoints of `items`, on `device`."""
+def stack_batch(items: list[ClipTensors], *, device: torch.device, audio: AudioOptions | None) -> dict[str, Any]:
+    """The batch dict: video, masks, labels, audio and keypoints of `items`, on `device`; `gpu_fallback`
+    (B,) marks clips a CUDA collator's decoder decoded on the CPU instead of NVDEC."""
     dev = device
     B, T = len(items), len(items[0].plan.indices)
     fps = [d.plan.fps for d in items]
@@ -63,15 +64,16 @@ def stack_batch(items: list[ClipTensors], *, device: torch.device, audio: bool, 
         "attributes": [d.plan.labels.get("attributes") for d in items],
         "source": [d.plan.labels.get("source") for d in items],
         "language": [d.plan.labels.get("language") for d in items],
+        "gpu_fallback": torch.tensor([d.gpu_fallback for d in items]),
     }
     for kind in ID_FIELDS:
         key = "head_pose_label" if kind == "head_pose" else kind
         vals = [d.plan.labels.get(key) if kind == "head_pose" else (d.plan.labels.get("attributes") or {}).get(key)
                 for d in items]
         batch[f"{kind}_id"] = torch.tensor([_label_id(kind, v) for v in vals])
-    if audio:
+    if audio is not None:
         batch.update({k: v.to(dev) if isinstance(v, torch.Tensor) and k != "samples_per_frame" else v
-                      for k, v in stack_audio(items, T, sample_rate, audio_window).items()})
+                      for k, v in stack_audio(items, T, audio.sample_rate, audio.window).items()})
     K = max((d.keypoints.shape[1] for d in items if d.keypoints is not None), default=0)
     kps = torch.zeros(B, T, K, 3)
     kmask = torch.zeros(B, T, dtype=torch.bool)
@@ -92,20 +94,24 @@ def stack_batch(items: list[ClipTensors], *, device: torch.device, audio: bool, 
                  head_pose_mask=pmask.to(dev))
     return batch
 
+
 def stack_audio(items: list[ClipTensors], T: int, sample_rate: int, window: int) -> dict[str, torch.Tensor]:
-    """Audio of the batch; clips of different output fps are padded to the longest frame."""
+    """Audio of the batch; clips of different output fps are padded to the longest frame.
+    `audio_frame_mask` (B, T): the track plays all of the frame's own samples; `audio_mask` (B,): it
+    plays at least one frame's (a window wholly past the end of a short track is masked)."""
     B, k = len(items), window
     spfs = [samples_per_frame(sample_rate, d.plan.fps) for d in items]
     S = max(spfs)
     audio = torch.zeros(B, T, S)
     windows = torch.zeros(B, T, (2 * k + 1) * S)
-    amask = torch.zeros(B, dtype=torch.bool)
+    heard = torch.zeros(B, T, dtype=torch.bool)
     for b, (d, spf) in enumerate(zip(items, spfs, strict=True)):
         if d.audio is not None:
-            audio[b, :, :spf], amask[b] = d.audio.reshape(T, spf), True
-            if d.windows is not None:
-                windows[b, :, : (2 * k + 1) * spf] = d.windows
-    out = {"audio": audio.reshape(B, T * S), "audio_mask": amask, "samples_per_frame": torch.tensor(spfs)}
+            audio[b, :, :spf], heard[b] = d.audio.audio.reshape(T, spf), d.audio.heard
+            if d.audio.windows is not None:
+                windows[b, :, : (2 * k + 1) * spf] = d.audio.windows
+    out = {"audio": audio.reshape(B, T * S), "audio_mask": heard.any(1), "audio_frame_mask": heard,
+           "samples_per_frame": torch.tensor(spfs)}
     if k > 0:
         out["audio_windows"] = windows
     return out

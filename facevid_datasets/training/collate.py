@@ -4,20 +4,34 @@
 CUDA the workers run `VideoCollator.prepare` (audio and keypoints on CPU) and the main process
 calls the collator on those, decoding only video on NVDEC with several decode sessions at once
 and resizing on the GPU (`clip_loader` sets up either). Both paths run the same code after
-decoding, so they agree up to decoder rounding.
+decoding, so they agree up to decoder rounding; audio follows one timing rule on both (read over a
+span fixed by the plan, cut at the decoded frame times; see `training.audio`).
 
 Windows of one file in a batch are decoded in one forward pass (the sorted union of their frame
 indices through one decoder: the run-up from the keyframe is paid once), and decoders stay open
-across batches (`reader_cache`), so consecutive windows of a file reuse them. A clip that fails is
-replaced through the `replace` hook (another clip of its group) and reported in `batch["errors"]`.
+across batches (`DecodeOptions.reader_cache`), so consecutive windows of a file reuse them. A clip
+that fails is replaced through the `replace` hook (another clip of its group) and reported in
+`batch["errors"]`.
+
+CUDA streams: decode sessions run in pool threads, and the current CUDA stream is per thread, so the
+collator captures the caller's stream (the prefetcher's side stream, or the training stream when
+called directly) in the calling thread and enters it in each session. torchcodec then allocates and
+colour-converts on that stream; a CUDA event recorded after each session's work is waited on by the
+consuming stream (no host synchronisation: decoding overlaps the training step), and decoded frames
+are `record_stream`-ed on the consumer when it differs, so the caching allocator cannot hand their
+memory out while kernels still read it. A decoder that falls back to the CPU (torchcodec's
+`cpu_fallback`) is warned about with its reason, flagged per clip in `batch["gpu_fallback"]`, and
+refused with `DecodeOptions(cpu_fallback="raise")`.
 """
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import threading
+import warnings
 from collections import OrderedDict
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any, Literal
@@ -25,14 +39,13 @@ from typing import Any, Literal
 import numpy as np
 import torch
 
-from ..errors import MediaError
-from ..media import AUDIO_SAMPLE_RATE, open_reader
-from ..media.decode import TorchcodecReader, check_device
-from .audio import frame_audio, samples_per_frame
-from .audio_features import FeatureModel, LogMel
+from ..errors import GpuFallbackError, MediaError
+from ..media import open_reader
+from ..media.decode import AudioSpan, TorchcodecReader, check_device
+from .audio import AudioOptions, audio_for_frames, read_audio, samples_per_frame
+from .audio import cut_audio as _cut_audio
 from .batch import ClipTensors, stack_batch
 from .buckets import bucket_of
-from .conditions import SpeedBuckets
 from .extras import BatchExtras, indices_with_context, stack_context
 from .geometry import FACE_MARGIN, Fit, face_extent, fit_frames, fit_with_map, to_dtype
 from .plan import ClipPlan
@@ -43,16 +56,68 @@ logger = logging.getLogger(__name__)
 #: What a bad file can raise on its way through a decoder (anything else is a bug and propagates).
 DECODE_ERRORS = (MediaError, RuntimeError, ValueError, OSError, EOFError, IndexError)
 
-Frames = tuple[torch.Tensor, torch.Tensor]  # (T, C, H, W) uint8 on the decode device, pts (T,) seconds
+
+@dataclass(frozen=True)
+class DecodeOptions:
+    """How the collator decodes (`VideoCollator(decode=DecodeOptions(...))`).
+
+    `backend` torchcodec (CPU or NVDEC) or decord (CPU); `seek_mode` torchcodec's; `threads` FFmpeg
+    threads per CPU decoder. `one_pass`: windows of one file in a batch are decoded in one forward pass;
+    `reader_cache` decoders stay open per process (None: 4 on CPU, 8 on CUDA); `sessions` files are
+    decoded at once (None: 1 on CPU, where DataLoader workers give the parallelism, and 7 on CUDA, one
+    per NVDEC engine of an H100/H200). `cpu_fallback`: what a CUDA decoder that decodes on the CPU
+    instead of NVDEC does: "warn" (a warning naming the file and the reason, `batch["gpu_fallback"]`
+    set for its clips) or "raise" (`GpuFallbackError`).
+    """
+
+    backend: Literal["torchcodec", "decord"] = "torchcodec"
+    seek_mode: Literal["exact", "approximate"] = "approximate"
+    threads: int = 1
+    reader_cache: int | None = None
+    one_pass: bool = True
+    sessions: int | None = None
+    cpu_fallback: Literal["warn", "raise"] = "warn"
+
+    def __post_init__(self) -> None:
+        if self.backend not in ("torchcodec", "decord"):
+            raise ValueError(f"DecodeOptions(backend={self.backend!r}): use 'torchcodec' or 'decord'")
+        if self.seek_mode not in ("exact", "approximate"):
+            raise ValueError(f"DecodeOptions(seek_mode={self.seek_mode!r}): use 'exact' or 'approximate'")
+        if self.cpu_fallback not in ("warn", "raise"):
+            raise ValueError(f"DecodeOptions(cpu_fallback={self.cpu_fallback!r}): use 'warn' or 'raise'")
+        if self.reader_cache is not None and self.reader_cache < 0:
+            raise ValueError(f"DecodeOptions(reader_cache={self.reader_cache}): must be >= 0")
+
+
+@dataclass
+class Decoded:
+    """One plan's decoded frames: (T, C, H, W) uint8 on the decode device, their pts (T,) seconds on the
+    CPU, and on CUDA the stream they were decoded on with an event recorded after that work."""
+
+    frames: torch.Tensor
+    pts: torch.Tensor
+    fallback: bool = False  # the decoder fell back to the CPU (CUDA only)
+    video_start: float | None = None  # the video stream's first pts from the header, when the reader knows it
+    stream: Any = None  # torch.cuda.Stream the frames were made on
+    ready: Any = None  # torch.cuda.Event recorded on `stream` after the decode
+
+    def use_on(self, stream: Any) -> None:
+        """Make `stream` wait for the decode (on the GPU, not the host), and keep the frames' memory from
+        being reused before `stream`'s kernels that read them have run."""
+        if self.ready is None:
+            return
+        stream.wait_event(self.ready)
+        if self.frames.is_cuda and stream != self.stream:
+            self.frames.record_stream(stream)
 
 
 @dataclass
 class Prepared:
-    """One clip's CPU side, made in a DataLoader worker on the CUDA path: the plan and its audio."""
+    """One clip's CPU side, made in a DataLoader worker on the CUDA path: the plan and its audio span
+    (cut per frame in the main process at the decoded frame times)."""
 
     plan: ClipPlan
-    audio: torch.Tensor | None = None
-    windows: torch.Tensor | None = None
+    audio: AudioSpan | None = None
     error: dict[str, Any] | None = None
 
 
@@ -62,30 +127,46 @@ def _failure(plan: ClipPlan, error: BaseException, attempt: int) -> dict[str, An
     return {"clip_id": plan.clip_id, "file": name, "reason": reason, "attempt": attempt}
 
 
+def _resolve_device(device: str | torch.device) -> torch.device:
+    """The collator's device; a bare "cuda" becomes `cuda:{current_device()}` of the calling thread, once,
+    so decode threads (whose current device is 0) decode on the GPU this process set with `set_device`."""
+    check_device(device, "VideoCollator")
+    dev = torch.device(device)
+    if dev.type == "cuda" and dev.index is None:
+        dev = torch.device("cuda", torch.cuda.current_device())
+    return dev
+
+
+@contextlib.contextmanager
+def _on_stream(device: torch.device, stream: Any) -> Iterator[None]:
+    """Run the block on `device` and `stream` (a pool thread's own current stream is the default one)."""
+    if stream is None:
+        yield
+        return
+    with torch.cuda.device(device), torch.cuda.stream(stream):
+        yield
+
+
 class VideoCollator:
     """Turns a list of `ClipPlan`s into a batch dict of fixed-shape tensors on `device`.
 
     `size`: output (H, W), one int for squares, or a list of (H, W) aspect-ratio buckets (each clip
     goes to the closest; batch with `BucketBatchSampler` so a batch is one bucket); `fit` "crop"
-    (fill, crop around the face from the keypoints, else the centre) or "pad" (letterbox, nothing
-    cut). `dtype` and `value_range` set the video's type and range (uint8 keeps 0..255). Audio is
-    mono at `sample_rate`, cut per output frame; `audio_window` k adds each frame's +-k frame
-    window; clips of different output fps share a batch (audio padded to the longest,
-    `samples_per_frame` per clip).
-    `one_pass`: windows of one file in a batch are decoded in one forward pass; `reader_cache`
-    decoders stay open per process (default 4 on CPU, 8 on CUDA); `decode_sessions` files are
-    decoded at once (default 1 on CPU, where DataLoader workers give the parallelism, and 7 on CUDA,
-    one per NVDEC engine of an H100/H200). A clip that fails is logged, listed in `batch["errors"]`
-    and replaced: by `replace(plan, attempt)` (`clip_loader` wires one drawing from the same group)
-    up to `max_attempts` times, else by another clip of the batch; when every clip fails, a
-    `MediaError` names the files.
+    (fill, crop around the face from the keypoints, else the centre), "pad" (letterbox, nothing
+    cut) or "face" (one face-aligned box per window, `face_margin` per side). `dtype` and
+    `value_range` set the video's type and range (uint8 keeps 0..255). A bare `device="cuda"` means
+    the calling thread's current GPU.
 
-    Beside the window (see `training.extras`): `motion` / `reference` frames when the plans carry them
-    (`ClipDataset(motion=, reference=)`), cropped like the window; `fit="face"` crops one face-aligned
-    box per window (`face_margin` per side); `face_masks` adds `face_mask` / `mouth_mask`;
-    `face_region` EMO's face-region mask ("union" or per "frame"); `speed` (a `SpeedBuckets`) EMO's
-    head-rotation speed and its bucket code; `mel` (True or a `LogMel`) log-mel frames per video
-    frame; `audio_features` a user's speech model run per window on the collator's device.
+    Grouped options: `audio` (`AudioOptions`: +-k frame windows and sample rate; False for no audio;
+    clips of different output fps share a batch, audio padded to the longest, `samples_per_frame` per
+    clip); `extras` (`BatchExtras`: face masks, EMO's face region and head-speed buckets, log-mel
+    frames, a user's speech-model features; see `training.extras`); `decode` (`DecodeOptions`:
+    backend, one-pass decoding, decoder cache, decode sessions, CPU-fallback policy).
+
+    A clip that fails is logged, listed in `batch["errors"]` and replaced: by `replace(plan, attempt)`
+    (`clip_loader` wires one drawing from the same group) up to `max_attempts` times, else by another
+    clip of the batch; when every clip fails, a `MediaError` names the files. Motion / reference frames
+    come when the plans carry them (`ClipDataset(motion=, reference=)`), cropped like the window.
     """
 
     def __init__(
@@ -96,53 +177,45 @@ class VideoCollator:
         dtype: torch.dtype = torch.float32,
         value_range: tuple[float, float] = (-1.0, 1.0),
         fit: Fit = "crop",
-        audio: bool = True,
-        audio_window: int = 2,
-        sample_rate: int = AUDIO_SAMPLE_RATE,
-        backend: Literal["torchcodec", "decord"] = "torchcodec",
-        seek_mode: Literal["exact", "approximate"] = "approximate",
-        decode_threads: int = 1,
-        reader_cache: int | None = None,
-        one_pass: bool = True,
-        decode_sessions: int | None = None,
+        face_margin: float = FACE_MARGIN,
+        audio: AudioOptions | bool = True,
+        extras: BatchExtras | None = None,
+        decode: DecodeOptions | None = None,
         replace: Callable[[ClipPlan, int], ClipPlan] | None = None,
         max_attempts: int = 3,
-        face_margin: float = FACE_MARGIN,
-        face_masks: bool = False,
-        face_region: Literal["union", "frame"] | None = None,
-        speed: SpeedBuckets | None = None,
-        mel: LogMel | bool | None = None,
-        audio_features: FeatureModel | None = None,
     ):
-        check_device(device, "VideoCollator")
+        self.device = _resolve_device(device)
         self.buckets = [(int(h), int(w)) for h, w in size] if isinstance(size, list) else None
         if self.buckets is not None and not self.buckets:
             raise ValueError("size=[]: give at least one (height, width) bucket")
         one = self.buckets[0] if self.buckets else size
         self.size = (one, one) if isinstance(one, int) else (int(one[0]), int(one[1]))
-        self.device = torch.device(device)
         cuda = self.device.type == "cuda"
-        if cuda and backend != "torchcodec":
+        self.decode = decode or DecodeOptions()
+        if cuda and self.decode.backend != "torchcodec":
             raise ValueError("CUDA decoding uses torchcodec (NVDEC); decord's registry build is CPU only")
         if fit not in ("crop", "pad", "face"):
             raise ValueError(f"fit={fit!r}: use 'crop', 'pad' or 'face'")
-        if (mel or audio_features is not None) and not audio:
-            raise ValueError("mel= and audio_features= are computed from the batch's audio: keep audio=True")
+        self.audio: AudioOptions | None = AudioOptions() if audio is True else (audio or None)
+        self.extras = extras or BatchExtras()
+        if self.extras.needs_audio and self.audio is None:
+            raise ValueError("BatchExtras(mel=, audio_features=) are computed from the batch's audio: keep audio on")
         if max_attempts < 0:
             raise ValueError(f"max_attempts must be >= 0, got {max_attempts}")
         self.dtype, self.value_range, self.fit, self.face_margin = dtype, value_range, fit, face_margin
-        self.extras = BatchExtras(face_masks=face_masks, face_region=face_region, speed=speed,
-                                  mel=LogMel() if mel is True else (mel or None), audio_features=audio_features)
-        self.audio, self.audio_window, self.sample_rate = audio, audio_window, sample_rate
-        self.backend, self.seek_mode, self.decode_threads = backend, seek_mode, decode_threads
-        self.reader_cache = (8 if cuda else 4) if reader_cache is None else reader_cache
-        self.one_pass = one_pass
-        self.decode_sessions = max(1, decode_sessions or (7 if cuda else 1))
+        self.reader_cache = (8 if cuda else 4) if self.decode.reader_cache is None else self.decode.reader_cache
+        self.decode_sessions = max(1, self.decode.sessions or (7 if cuda else 1))
         self.replace, self.max_attempts = replace, max_attempts
         self.report = EpochReport()  # failures seen by this process (see clip_loader for the epoch's)
         self._readers: OrderedDict[str, tuple[Any, threading.Lock]] = OrderedDict()
-        self._lock = threading.Lock()
+        self._lock = threading.Lock()  # guards the reader cache, the pool's creation and `_fell_back`
         self._pool: ThreadPoolExecutor | None = None
+        self._fell_back: set[str] = set()  # files already warned about
+
+    @property
+    def sample_rate(self) -> int:
+        """The batch's audio sample rate."""
+        return (self.audio or AudioOptions()).sample_rate
 
     def __getstate__(self) -> dict[str, Any]:  # decoders, locks and threads stay in their process
         state = dict(self.__dict__)
@@ -155,11 +228,12 @@ class VideoCollator:
 
     # --- decoding ------------------------------------------------------------------------------
     def _open(self, source: str | bytes) -> Any:
-        if self.backend == "torchcodec":
+        opts = self.decode
+        if opts.backend == "torchcodec":
             if self.device.type == "cuda":
-                return TorchcodecReader(source, device=str(self.device), seek_mode=self.seek_mode)
-            return TorchcodecReader(source, seek_mode=self.seek_mode, num_threads=self.decode_threads)
-        return open_reader(source, backend=self.backend, num_threads=self.decode_threads)
+                return TorchcodecReader(source, device=str(self.device), seek_mode=opts.seek_mode)
+            return TorchcodecReader(source, seek_mode=opts.seek_mode, num_threads=opts.threads)
+        return open_reader(source, backend=opts.backend, num_threads=opts.threads)
 
     def _reader(self, source: str | bytes) -> tuple[Any, threading.Lock]:
         """An open reader for `source` and the lock that serialises its use (a decoder is not
@@ -185,58 +259,95 @@ class VideoCollator:
             with self._lock:
                 self._readers.pop(source, None)
 
-    def _decode_group(self, plans: Sequence[ClipPlan]) -> list[Frames | BaseException]:
-        """Frames of several windows of one file: the sorted union of their indices in one call."""
-        source = plans[0].video
-        try:
-            reader, lock = self._reader(source)
-            n = int(getattr(reader, "num_frames", 0) or 0)
-            wanted = [np.minimum(i, n - 1) if n else i for i in map(indices_with_context, plans)]  # header over-counts
-            union = np.unique(np.concatenate(wanted))
-            with lock:
-                frames, pts = reader.get_frames([int(i) for i in union])
-                if frames.is_cuda:  # decoded in this session's thread: finished before other streams read it
-                    torch.cuda.current_stream(frames.device).synchronize()
-        except DECODE_ERRORS as e:
-            self._forget(source)  # a decoder that failed may be left mid-stream
-            return [e] * len(plans)
-        out: list[Frames | BaseException] = []
-        for idx in wanted:
-            if len(idx) == len(union) and np.array_equal(idx, union):
-                out.append((frames, pts.cpu()))  # distinct, increasing indices: no gather copy
-                continue
-            pos = np.searchsorted(union, idx)
-            if np.array_equal(pos, np.arange(pos[0], pos[0] + len(pos))):  # a run of the union: a view, no copy
-                out.append((frames[pos[0] : pos[0] + len(pos)], pts.cpu()[pos[0] : pos[0] + len(pos)]))
-                continue
-            t = torch.as_tensor(pos)  # repeated or scattered frames: gather, keeping the (T, H, W, C) memory layout
-            gathered = frames.permute(0, 2, 3, 1).index_select(0, t.to(frames.device)).permute(0, 3, 1, 2)
-            out.append((gathered, pts.cpu().index_select(0, t)))
-        return out
+    def _check_fallback(self, source: str | bytes, reader: Any) -> bool:
+        """Whether `reader` decodes on the CPU although the collator is on CUDA: warned once per file,
+        refused with `DecodeOptions(cpu_fallback="raise")`."""
+        reason = getattr(reader, "cpu_fallback", None)
+        if not reason:
+            return False
+        name = source if isinstance(source, str) else "<bytes>"
+        if self.decode.cpu_fallback == "raise":
+            raise GpuFallbackError(name, reason)
+        with self._lock:
+            first = name not in self._fell_back
+            self._fell_back.add(name)
+        if first:
+            warnings.warn(f"{name}: NVDEC not used, torchcodec decodes this file on the CPU and uploads the "
+                          f"frames ({reason}); batch['gpu_fallback'] marks its clips, "
+                          "DecodeOptions(cpu_fallback='raise') refuses it", RuntimeWarning, stacklevel=2)
+        return True
 
-    def decode_videos(self, plans: Sequence[ClipPlan]) -> list[Frames | BaseException]:
-        """Each plan's frames and pts (or the error its file gave), windows of one file decoded together
-        (`one_pass`), up to `decode_sessions` files at once."""
-        groups: OrderedDict[Any, list[int]] = OrderedDict()
-        for i, p in enumerate(plans):
-            key = p.video if self.one_pass and isinstance(p.video, str) else ("item", i)
-            groups.setdefault(key, []).append(i)
-        jobs = list(groups.values())
-        out: list[Frames | BaseException | None] = [None] * len(plans)
-        if self.decode_sessions > 1 and len(jobs) > 1:
+    def _decode_group(self, plans: Sequence[ClipPlan], stream: Any = None) -> list[Decoded | BaseException]:
+        """Frames of several windows of one file: the sorted union of their indices in one call, on
+        `stream` (the caller's CUDA stream; None on CPU), with an event recorded after the work."""
+        source = plans[0].video
+        with _on_stream(self.device, stream):
+            try:
+                reader, lock = self._reader(source)
+                n = int(getattr(reader, "num_frames", 0) or 0)
+                wanted = [np.minimum(i, n - 1) if n else i  # the header over-counts
+                          for i in map(indices_with_context, plans)]
+                union = np.unique(np.concatenate(wanted))
+                with lock:
+                    frames, pts = reader.get_frames([int(i) for i in union])
+                fallback = self._check_fallback(source, reader)
+            except DECODE_ERRORS as e:
+                self._forget(source)  # a decoder that failed may be left mid-stream
+                return [e] * len(plans)
+            pts = pts.cpu()
+            parts: list[tuple[torch.Tensor, torch.Tensor]] = []
+            for idx in wanted:
+                if len(idx) == len(union) and np.array_equal(idx, union):
+                    parts.append((frames, pts))  # distinct, increasing indices: no gather copy
+                    continue
+                pos = np.searchsorted(union, idx)
+                if np.array_equal(pos, np.arange(pos[0], pos[0] + len(pos))):  # a run of the union: a view, no copy
+                    parts.append((frames[pos[0] : pos[0] + len(pos)], pts[pos[0] : pos[0] + len(pos)]))
+                    continue
+                t = torch.as_tensor(pos)  # repeated or scattered frames: gather, keeping the (T, H, W, C) memory layout
+                gathered = frames.permute(0, 2, 3, 1).index_select(0, t.to(frames.device)).permute(0, 3, 1, 2)
+                parts.append((gathered, pts.index_select(0, t)))
+            ready = None
+            if stream is not None:  # the consumer waits for this on the GPU, the host does not
+                ready = torch.cuda.Event()
+                ready.record(stream)
+        start = getattr(reader, "start_seconds", None)
+        return [Decoded(f, p, fallback, start, stream, ready) for f, p in parts]
+
+    def _session_pool(self) -> ThreadPoolExecutor:
+        with self._lock:
             if self._pool is None:
                 self._pool = ThreadPoolExecutor(self.decode_sessions, thread_name_prefix="facevid-decode")
-            results = list(self._pool.map(lambda g: self._decode_group([plans[i] for i in g]), jobs))
+            return self._pool
+
+    def _stream(self) -> Any:
+        """The calling thread's current CUDA stream on the collator's device (None on CPU)."""
+        return torch.cuda.current_stream(self.device) if self.device.type == "cuda" else None
+
+    def decode_videos(self, plans: Sequence[ClipPlan]) -> list[Decoded | BaseException]:
+        """Each plan's frames and pts (or the error its file gave), windows of one file decoded together
+        (`one_pass`), up to `decode_sessions` files at once, all on the caller's CUDA stream."""
+        groups: OrderedDict[Any, list[int]] = OrderedDict()
+        for i, p in enumerate(plans):
+            key = p.video if self.decode.one_pass and isinstance(p.video, str) else ("item", i)
+            groups.setdefault(key, []).append(i)
+        jobs = list(groups.values())
+        stream = self._stream()  # captured here: a pool thread's current stream is the default one
+        out: list[Decoded | BaseException | None] = [None] * len(plans)
+        if self.decode_sessions > 1 and len(jobs) > 1:
+            pool = self._session_pool()
+            results = list(pool.map(lambda g: self._decode_group([plans[i] for i in g], stream), jobs))
         else:
-            results = [self._decode_group([plans[i] for i in g]) for g in jobs]
+            results = [self._decode_group([plans[i] for i in g], stream) for g in jobs]
         for g, res in zip(jobs, results, strict=True):
             for i, r in zip(g, res, strict=True):
                 out[i] = r
         return out  # type: ignore[return-value]
 
-    def decode_frames(self, plan: ClipPlan) -> Frames:
-        """The plan's frames (T, C, H, W) uint8 on the decode device, and their pts (T,) seconds."""
-        res = self._decode_group([plan])[0]
+    def decode_frames(self, plan: ClipPlan) -> Decoded:
+        """The plan's frames (T, C, H, W) uint8 on the decode device and their pts (T,) seconds, ready
+        to use on the calling thread's stream."""
+        res = self._decode_group([plan], self._stream())[0]
         if isinstance(res, BaseException):
             raise res
         return res
@@ -265,7 +376,7 @@ class VideoCollator:
                 own = ClipPlan(clip_id=str(fs.clip_id), row=-1, video=fs.video, audio=None, indices=fs.indices,
                                times=fs.times, valid=fs.valid, fps=plan.fps, source_fps=plan.source_fps,
                                width=fs.width, height=fs.height, keypoints=fs.keypoints)
-                raw, _ = self.decode_frames(own)
+                raw = self.decode_frames(own).frames
                 fitted, omap = fit_with_map(own, raw, self.size_for(plan), self.fit, self.face_margin)
             else:
                 fitted, omap = fit_with_map(plan, frames[at : at + n], self.size_for(plan), self.fit,
@@ -280,43 +391,46 @@ class VideoCollator:
         return out
 
     def samples_per_frame(self, fps: float) -> int:
+        """Audio samples per output frame of a clip at `fps` (its share of the batch's padded frame)."""
         return samples_per_frame(self.sample_rate, fps)
 
-    def _audio(self, plan: ClipPlan, times: np.ndarray) -> tuple[torch.Tensor | None, torch.Tensor | None]:
-        if not self.audio:
-            return None, None
-        return frame_audio(plan, times, sample_rate=self.sample_rate, window=self.audio_window)
+    def read_audio(self, plan: ClipPlan, video_start: float | None = None) -> AudioSpan | None:
+        """The audio span `plan`'s frames can need (fixed by the plan: the same on both paths); None when
+        audio is off or the clip has none. `video_start`: the video stream's first pts, when known (else
+        read from the file's header)."""
+        if self.audio is None or plan.audio is None:
+            return None
+        return read_audio(plan, _video_start(plan.video) if video_start is None else video_start, self.audio)
 
-    def _finish(self, plan: ClipPlan, decoded: Frames, prepared: Prepared | None) -> ClipTensors:
-        frames, pts = decoded
+    def _finish(self, plan: ClipPlan, decoded: Decoded, prepared: Prepared | None) -> ClipTensors:
+        frames, pts = decoded.frames, decoded.pts
         T = len(plan.indices)
         context = self._context(plan, frames) if plan.motion is not None or plan.reference is not None else None
         frames, pts = frames[:T], pts[:T]
         video, omap = fit_with_map(plan, frames, self.size_for(plan), self.fit, self.face_margin)
         kp = None if plan.keypoints is None else torch.from_numpy(omap.points(plan.keypoints))
         video = to_dtype(video, self.dtype, self.value_range)
-        if prepared is not None:
-            audio, windows = prepared.audio, prepared.windows
-        else:  # the instant each output frame stands for, on the file's own clock
+        audio = None
+        if self.audio is not None and plan.audio is not None:  # cut at the instant each output frame stands
+            # for, from its decoded pts (the file's own clock), whichever process read the span ahead
             times = pts.numpy().astype(np.float64) + (plan.times - plan.indices / plan.source_fps)
-            audio, windows = self._audio(plan, times)
-        return ClipTensors(plan, video, kp, audio, windows, omap, context)
+            ahead = prepared.audio if prepared is not None else self.read_audio(plan, decoded.video_start)
+            span = audio_for_frames(plan, times, ahead, self.audio)
+            if span is not None:
+                audio = _cut_audio(span, plan, times, window=self.audio.window)
+        return ClipTensors(plan, video, kp, audio, omap, context, decoded.fallback)
 
     def decode_one(self, plan: ClipPlan) -> ClipTensors:
         """Decode, resize and align one clip (raises MediaError on a bad file)."""
         return self._finish(plan, self.decode_frames(plan), None)
 
     def prepare(self, plans: Sequence[ClipPlan]) -> list[Prepared]:
-        """The CPU side of each clip (audio at the planned instants), for DataLoader workers on the CUDA
-        path; a clip whose audio fails carries its error, and the main process replaces it."""
+        """The CPU side of each clip (its audio span), for DataLoader workers on the CUDA path; a clip
+        whose audio fails carries its error, and the main process replaces it."""
         out = []
         for plan in plans:
             try:
-                audio, windows = None, None
-                if self.audio and plan.audio is not None:
-                    offset = _video_start(plan.video)
-                    audio, windows = self._audio(plan, plan.times + offset)
-                out.append(Prepared(plan, audio, windows))
+                out.append(Prepared(plan, self.read_audio(plan)))
             except DECODE_ERRORS as e:
                 out.append(Prepared(plan, error=_failure(plan, e, 0)))
         return out
@@ -342,7 +456,18 @@ class VideoCollator:
             return decoded
         return None
 
+    def _refuse_worker_process(self) -> None:
+        """A CUDA collator cannot decode inside a DataLoader worker process (torchcodec cannot create CUDA
+        decoders there, and each worker would hold its own CUDA context): say what to do instead."""
+        if self.device.type == "cuda" and torch.utils.data.get_worker_info() is not None:
+            raise RuntimeError(f"VideoCollator(device={str(self.device)!r}) was called inside a DataLoader worker "
+                               "process: use clip_loader(dataset, collator, ...), which runs collator.prepare in "
+                               "the workers and decodes on the GPU in the main process (or pass "
+                               "collate_fn=collator.prepare and wrap the DataLoader in CudaPrefetcher)")
+
     def __call__(self, items: Sequence[ClipPlan | Prepared]) -> dict[str, Any]:
+        """The batch dict of `items` (plans, or `Prepared` clips from `prepare` on the CUDA path)."""
+        self._refuse_worker_process()
         if not len(items):
             raise ValueError("empty batch")
         prepared = [it if isinstance(it, Prepared) else None for it in items]
@@ -356,10 +481,12 @@ class VideoCollator:
                 failed[i] = prep.error
             else:
                 todo.append(i)
+        consumer = self._stream()
         for i, res in zip(todo, self.decode_videos([plans[i] for i in todo]), strict=True):
             try:
                 if isinstance(res, BaseException):
                     raise res
+                res.use_on(consumer)
                 decoded[i] = self._finish(plans[i], res, prepared[i])
             except DECODE_ERRORS as e:
                 failed[i] = _failure(plans[i], e, 0)
@@ -389,15 +516,14 @@ class VideoCollator:
         if self.buckets is not None and len({self.size_for(d.plan) for d in items}) > 1:
             raise ValueError("clips of one batch fall in different size buckets: batch them with "
                              "BucketBatchSampler(sampler, sizes, buckets, batch_size) over the same buckets")
-        batch = stack_batch(items, device=self.device, audio=self.audio, sample_rate=self.sample_rate,
-                            audio_window=self.audio_window)
+        batch = stack_batch(items, device=self.device, audio=self.audio)
         dev, T, K = self.device, batch["video"].shape[1], batch["keypoints"].shape[2]
         batch["face_crop"] = torch.tensor([self.fit != "pad" and face_extent(d.plan) is not None for d in items])
         for name in ("motion", "reference"):
             if items[0].context and name in items[0].context:
                 batch.update(stack_context(name, [d.context[name] for d in items if d.context], K, dev))
         batch.update(self.extras.stack(items, self.size_for(items[0].plan), dev))
-        if self.audio and (self.extras.mel is not None or self.extras.audio_features is not None):
+        if self.audio is not None and self.extras.needs_audio:
             spfs = [int(v) for v in batch["samples_per_frame"]]
             batch.update(self.extras.audio_keys(batch["audio"], spfs, T, self.sample_rate))
         return batch

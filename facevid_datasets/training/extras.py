@@ -73,18 +73,27 @@ def mouth_boxes(kp: np.ndarray, fmt: str | None) -> tuple[np.ndarray, np.ndarray
 
 @dataclass
 class BatchExtras:
-    """Which extra keys the collator adds (all off by default; see the module docstring)."""
+    """Which extra keys the collator adds (`VideoCollator(extras=BatchExtras(...))`; all off by default,
+    see the module docstring): `face_masks` (boxes grown by `face_margin` per side), `face_region`
+    ("union" or per "frame"), `speed` (a `SpeedBuckets`), `mel` (True or a `LogMel`),
+    `audio_features` (a user's speech model, run per window on the collator's device)."""
 
     face_masks: bool = False
     face_margin: float = 0.1
     face_region: Literal["union", "frame"] | None = None
     speed: SpeedBuckets | None = None
-    mel: LogMel | None = None
+    mel: LogMel | bool | None = None
     audio_features: FeatureModel | None = None
 
     def __post_init__(self) -> None:
         if self.face_region not in (None, "union", "frame"):
             raise ValueError(f"face_region={self.face_region!r}: use 'union', 'frame' or None")
+        self.mel = LogMel() if self.mel is True else (self.mel or None)
+
+    @property
+    def needs_audio(self) -> bool:
+        """Whether these keys are computed from the batch's audio."""
+        return self.mel is not None or self.audio_features is not None
 
     def stack(self, items: list[Any], size: tuple[int, int], device: torch.device) -> dict[str, torch.Tensor]:
         """The extra keys for decoded `items` (each with `.plan`, `.keypoints`, `.omap`)."""
@@ -169,13 +178,13 @@ class BatchExtras:
         B = audio.shape[0]
         S = audio.shape[1] // T
         clips = [audio[b].reshape(T, S)[:, : spfs[b]].reshape(-1) for b in range(B)]
-        if self.mel is not None:
+        if isinstance(self.mel, LogMel):
             out["mel"] = torch.stack([self.mel(c[None], spfs[b], sample_rate)[0] for b, c in enumerate(clips)])
         if self.audio_features is not None:
             rate = getattr(self.audio_features, "sample_rate", sample_rate)
             if rate != sample_rate:
                 raise ValueError(f"the feature model expects {rate} Hz audio; the collator's sample_rate is "
-                                 f"{sample_rate}: VideoCollator(sample_rate={rate})")
+                                 f"{sample_rate}: VideoCollator(audio=AudioOptions(sample_rate={rate}))")
             with torch.no_grad():
                 feats = [features_per_frame(self.audio_features(c[None]), T)[0] for c in clips]
             out["audio_features"] = torch.stack(feats)
