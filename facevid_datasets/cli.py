@@ -21,6 +21,7 @@ LAZY_COMMANDS: dict[str, tuple[str, str]] = {
     "download": ("facevid_datasets.hub.cli", "Download a dataset's files from its gated Hub repo, verified."),
     "export": ("facevid_datasets.hub.cli", "Write a built dataset as Parquet, WebDataset or LitData shards."),
     "forget": ("facevid_datasets.licence.cli", "Remove clips named in a deletion list from every copy made of them."),
+    "review": ("facevid_datasets.review.cli", "Write a static page showing why each clip was kept or dropped."),
     "stats": ("facevid_datasets.stats_cli", "Print the paper's distributions; write plots and a JSON summary."),
     "training-copies": ("facevid_datasets.training.cli", "Re-encode a split with short GOPs for fast random clips."),
 }
