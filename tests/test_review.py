@@ -146,6 +146,7 @@ def test_page_shows_what_was_measured_and_leaks_nothing(reviewed):
     assert cards["broken"]["reason"].startswith("unreadable: broken.mp4")  # the path, made relative
     assert cards["clean_0"]["video"] == "clean_0.mp4" and cards["scene_cut_0_s001"]["parent"] == "scene_cut_0"
     assert cards["black_bars_0"]["values"]["max_border_px"] == 40 and cards["subtitles_0"]["subtitle_text"]
+    assert {c["source"] for c in cards.values()} == {"videos"}  # the folder: `audio_shift_0` is no CelebV name
     for c in cards.values():
         if c["id"] == "broken":
             assert c["strip"] is None
@@ -189,6 +190,7 @@ def test_build_cache_page_lists_every_report_line(tmp_path):
     lines += [json.dumps({"clip_id": "000009", "split": "train"}), "{not json",
               json.dumps({"clip_id": "000010", "video": "../../outside.mp4"})]  # fmt: skip
     (root / "metadata.jsonl").write_text("\n".join(lines) + "\n")
+    (root / "deletions.txt").write_text("# asked by the person shown\n000002\n")
     b = load_builder("facevid-1k", "all", data_dir=str(root), cache_dir=str(tmp_path / "cache"))
     b.download_and_prepare()
 
@@ -199,14 +201,16 @@ def test_build_cache_page_lists_every_report_line(tmp_path):
     (build,) = data["builds"]
     got = {(r["status"], r["file"], r["line"]) for r in build["report"]}
     assert got == {("missing", "metadata.jsonl", 4), ("bad-metadata", "metadata.jsonl", 5),
-                   ("unsafe-path", "metadata.jsonl", 6)}  # fmt: skip
-    assert build["clips"] == 3 and build["sources"]["facevid-1k"]["clips"] == 2
-    assert build["sources"]["facevid-1k"]["report"] == {"missing": 1, "unsafe-path": 1}
+                   ("unsafe-path", "metadata.jsonl", 6), ("withheld", "", None)}  # fmt: skip
+    withheld = next(r for r in build["report"] if r["status"] == "withheld")
+    assert withheld["clip_id"] == "000002" and withheld["reason"].endswith("listed in deletions.txt:2")
+    assert build["clips"] == 2 and build["sources"]["facevid-1k"]["clips"] == 1
+    assert build["sources"]["facevid-1k"]["report"] == {"missing": 1, "unsafe-path": 1, "withheld": 1}
     assert build["sources"]["celebv"]["clips"] == 1 and build["sources"]["celebv"]["hours"] > 0
     assert any(p.endswith("overview.png") for p in build["plots"])
     for p in build["plots"]:
         assert (review.page.parent / p).is_file()
-    assert review.report_lines == 3
+    assert review.report_lines == 4
 
 
 def test_review_of_a_folder_that_is_no_run_is_one_line(tmp_path):

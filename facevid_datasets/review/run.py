@@ -20,7 +20,8 @@ from typing import Any
 
 from ..curation.decisions import STAGES, Thresholds
 from ..errors import FaceVidError
-from .build import BuildRun, is_build_cache, load_builds, load_tables, source_of, video_paths
+from ..raw.layout import origin_from_name
+from .build import BuildRun, is_build_cache, load_builds, load_tables, video_paths
 from .page import render_page
 from .safe import Scrubber
 from .strips import StripJob, draw_strip, draw_sync_curve, strip_frames, strip_name
@@ -130,7 +131,8 @@ def _review_curation(src: Path, out: Path, workers: int | None, progress: bool) 
             curves[r["clip_id"]] = draw_sync_curve(base, list(r["sync_curve"]), r.get("sync_offset"), t, img)
     written = len({p.name for p in img.iterdir()} - before)
     tables = what_if(rows, t)
-    clips = [_clip_view(r, t, scrub, strips.get(r["clip_id"]), curves.get(r["clip_id"])) for r in rows]
+    by_name = all(origin_from_name(r.get("parent_id") or r["clip_id"]) for r in rows)
+    clips = [_clip_view(r, t, scrub, strips.get(r["clip_id"]), curves.get(r["clip_id"]), by_name) for r in rows]
     leaves = [c for c in clips if c["decision"] in ("keep", "drop")]
     data = {
         "kind": RunKind.CURATION.value,
@@ -155,8 +157,12 @@ def _review_curation(src: Path, out: Path, workers: int | None, progress: bool) 
                         dataclasses.asdict(t))  # fmt: skip
 
 
-def _clip_view(r: dict[str, Any], t: Thresholds, scrub: Scrubber, strip: str | None, curve: str | None) -> dict:
-    """One card's data: the row's decision and reason, its measured values per threshold, its images."""
+def _clip_view(
+    r: dict[str, Any], t: Thresholds, scrub: Scrubber, strip: str | None, curve: str | None, by_name: bool
+) -> dict:
+    """One card's data: the row's decision and reason, its measured values per threshold, its images.
+    Its source is the origin its name shows when `by_name` (every clip of the run has a DH-FaceVid-1K
+    style name: `clean_0` would pass for a CelebV name), else the folder its video is in."""
     values = {}
     for g in GAUGES:
         if g.value is None or r.get("decision") == "split" or r.get("error"):
@@ -165,10 +171,9 @@ def _clip_view(r: dict[str, Any], t: Thresholds, scrub: Scrubber, strip: str | N
         if v is not None and math.isfinite(v):
             values[g.threshold] = _round(v)
     clip_id = r["clip_id"]
-    base = r.get("parent_id") or clip_id
-    source = source_of(base)
-    if source == "unknown" and r.get("path"):  # a folder of videos: the folder the clip is in
-        source = os.path.basename(os.path.dirname(os.path.abspath(r["path"]))) or "unknown"
+    source = origin_from_name(r.get("parent_id") or clip_id) if by_name else None
+    if source is None and r.get("path"):
+        source = os.path.basename(os.path.dirname(os.path.abspath(r["path"])))
     return {
         "id": clip_id,
         "kind": r.get("kind"),
@@ -176,7 +181,7 @@ def _clip_view(r: dict[str, Any], t: Thresholds, scrub: Scrubber, strip: str | N
         "decision": r.get("decision"),
         "stage": r.get("stage"),
         "reason": r.get("reason") or "",
-        "source": source,
+        "source": source or "unknown",
         "video": scrub.path(r.get("path")),
         "frames": [r.get("start_frame"), r.get("end_frame")],
         "duration": _round(r.get("duration")),
