@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from ..cache_paths import report_file, reports_root
 from ..raw.layout import origin_from_name
 from ..report import BuildReport
 
@@ -45,7 +46,7 @@ class BuildRun:
 
 
 def is_build_cache(path: Path) -> bool:
-    return (path / "facevid_reports").is_dir()
+    return reports_root(path).is_dir()
 
 
 def split_file_line(file: str) -> tuple[str, int | None]:
@@ -64,8 +65,11 @@ def source_of(clip_id: str) -> str:
 def load_builds(cache: Path) -> list[BuildRun]:
     """Every dataset/config with a build report in `cache`, with the newest Arrow files built for it."""
     runs = []
-    for tsv in sorted((cache / "facevid_reports").glob("*/*/build_report.tsv")):
-        dataset, config = tsv.parent.parent.name, tsv.parent.name
+    for folder in sorted(reports_root(cache).glob("*/*")):
+        dataset, config = folder.parent.name, folder.name
+        tsv = report_file(cache, dataset, config)
+        if not tsv.is_file():
+            continue
         lines = []
         for r in BuildReport(tsv).rows():
             path, line = split_file_line(r.file)
