@@ -12,8 +12,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from ..builders.facevid_1k import origin_from_name
 from ..cache_paths import report_file, reports_root
-from ..raw.layout import origin_from_name
 from ..report import BuildReport
 
 _SHARD = re.compile(r"-\d{5}-of-\d{5}$")

@@ -18,9 +18,9 @@ from enum import StrEnum
 from pathlib import Path
 from typing import Any
 
+from ..builders.facevid_1k import origin_from_name
 from ..curation.decisions import STAGES, Thresholds
 from ..errors import FaceVidError
-from ..raw.layout import origin_from_name
 from .build import BuildRun, is_build_cache, load_builds, load_tables, video_paths
 from .page import render_page
 from .safe import Scrubber
