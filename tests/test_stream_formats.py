@@ -46,7 +46,7 @@ def test_webdataset_export_reads_with_webdataset_and_streams_back(sample_train, 
     assert first["video"]["bytes"][4:8] == b"ftyp" and first["fps"] == pytest.approx(sample_train[0]["fps"])
     assert first["keypoints"]["format"] == sample_train[0]["keypoints"]["format"]
 
-    plans = list(fvd.ClipDataset.streaming(stream, frames=4, num_samples=len(ids) * 4, seed=1))
+    plans = list(fvd.StreamingClipDataset(stream, frames=4, num_samples=len(ids) * 4, seed=1))
     assert {p.clip_id for p in plans} <= set(ids) and len(plans) == len(ids) * 4
     assert all(isinstance(p.video, bytes) for p in plans)
 
