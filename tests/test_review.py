@@ -171,6 +171,10 @@ def test_what_if_tables_count_what_decide_keeps(reviewed):
     assert loose.value >= 40 and loose.kept == result.summary["kept"] + 1
     assert [c.clip_id for c in border.above] == ["black_bars_0"]
     assert tables["require_audio"].points[1].kept == result.summary["kept"] - 1  # `silent` has no audio
+    for w in tables.values():  # the tables judge only rows that reach the threshold's stage: same counts
+        for p in w.points:
+            full = kept_at(leaves, SYNTHETIC.replace(**{w.threshold: p.value}))
+            assert (p.kept, p.kept_seconds) == (full[0], pytest.approx(full[1], abs=1e-3)), (w.threshold, p)
 
 
 # -- build cache -------------------------------------------------------------------------------------------

@@ -13,7 +13,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from ..curation.decisions import Thresholds, decide, sync_near_score
+from ..curation.decisions import STAGES, Thresholds, decide, sync_near_score
 
 Row = dict[str, Any]
 
@@ -157,6 +157,14 @@ def candidate_values(gauge: Gauge, current: Any, values: list[float], steps: int
     return sorted({float(f"{v:.3g}") for v in grid} | {float(current)})
 
 
+def reaching(leaves: list[Row], stage: str) -> list[Row]:
+    """The rows whose decision a threshold of `stage` can change: kept, or dropped at `stage` or later.
+    `decide` checks the stages in `STAGES` order and reads each threshold in its own stage only, so a
+    row dropped earlier stays dropped whatever the value (tests check this against every row)."""
+    k = STAGES.index(stage)
+    return [r for r in leaves if r["decision"] == "keep" or STAGES.index(r["stage"]) >= k]
+
+
 def what_if(rows: list[Row], t: Thresholds, near: int = 3) -> list[WhatIf]:
     """A table per threshold of `GAUGES` over the leaf rows of a curation."""
     leaves = leaf_rows(rows)
@@ -166,8 +174,9 @@ def what_if(rows: list[Row], t: Thresholds, near: int = 3) -> list[WhatIf]:
         measured = [(r, g.value(r, t)) for r in leaves] if g.value else []
         measured = [(r, v) for r, v in measured if v is not None and math.isfinite(v)]
         points = []
+        judged = reaching(leaves, g.stage)
         for v in candidate_values(g, current, [v for _, v in measured]):
-            kept, sec = kept_at(leaves, dataclasses.replace(t, **{g.threshold: v}))
+            kept, sec = kept_at(judged, dataclasses.replace(t, **{g.threshold: v}))
             points.append(WhatIfPoint(v, kept, round(sec, 3), v == current))
         ordered = sorted(measured, key=lambda rv: rv[1])
         below = [rv for rv in ordered if rv[1] < current][-near:][::-1]
