@@ -192,19 +192,25 @@ def _sample_boxes(fb: Mapping[str, Any] | None, indices: np.ndarray) -> np.ndarr
     return boxes[np.minimum(indices, len(boxes) - 1)]
 
 
-def video_source(rec: Mapping[str, Any]) -> str | bytes:
-    """Where a record's video is: its path when the file exists (or there are no bytes), else its bytes."""
-    v = rec.get("video") or {}
-    if isinstance(v, str):
-        return v
-    if v.get("path"):
+def media_source(cell: Mapping[str, Any] | str | None) -> str | bytes | None:
+    """Where a `Video`/`Audio` cell's media is: its path when the file exists (or there are no bytes),
+    else its bytes (an export embeds them and keeps only the bare file name as the path)."""
+    if isinstance(cell, str) or not cell:
+        return cell or None
+    if cell.get("path"):
         import os
 
-        if os.path.exists(v["path"]) or not v.get("bytes"):
-            return v["path"]
-    if v.get("bytes"):
-        return v["bytes"]
-    raise ValueError(f"record {rec.get('clip_id')!r} has no video path or bytes")
+        if os.path.exists(cell["path"]) or not cell.get("bytes"):
+            return cell["path"]
+    return cell.get("bytes") or None
+
+
+def video_source(rec: Mapping[str, Any]) -> str | bytes:
+    """Where a record's video is (see `media_source`)."""
+    src = media_source(rec.get("video"))
+    if src is None:
+        raise ValueError(f"record {rec.get('clip_id')!r} has no video path or bytes")
+    return src
 
 
 def _audio_source(rec: Mapping[str, Any], video: str | bytes) -> str | bytes | None:
@@ -212,8 +218,7 @@ def _audio_source(rec: Mapping[str, Any], video: str | bytes) -> str | bytes | N
     if kind == "none":
         return None
     if kind == "file":
-        a = rec.get("audio") or {}
-        return a.get("path") or a.get("bytes")
+        return media_source(rec.get("audio"))
     return video
 
 
