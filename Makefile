@@ -5,7 +5,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 SYS_STAMP := $(VENV)/.system-packages
-APT_PACKAGES := ffmpeg tesseract-ocr opencv-data libdlib-data espeak-ng
+APT_PACKAGES := ffmpeg tesseract-ocr opencv-data libdlib-data espeak-ng chromium
 # The registry torch build (not the local "+cpu" wheel): torchcodec and torchvision load only next to it.
 TORCH_SPEC := "torch==2.13.0,!=2.13.0+cpu" "torchcodec==0.17.*" "torchvision==0.28.*"
 

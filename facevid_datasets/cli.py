@@ -22,6 +22,7 @@ LAZY_COMMANDS: dict[str, tuple[str, str]] = {
     "extract": ("facevid_datasets.hub.cli", "Extract a release delivered as archives or split parts, once."),
     "export": ("facevid_datasets.hub.cli", "Write a built dataset as Parquet, WebDataset or LitData shards."),
     "forget": ("facevid_datasets.licence.cli", "Remove clips named in a deletion list from every copy made of them."),
+    "review": ("facevid_datasets.review.cli", "Write a static page showing why each clip was kept or dropped."),
     "stats": ("facevid_datasets.stats_cli", "Print the paper's distributions; write plots and a JSON summary."),
     "training-copies": ("facevid_datasets.training.cli", "Re-encode a split with short GOPs for fast random clips."),
 }

@@ -115,9 +115,15 @@ def black_border(rgb: np.ndarray, luma_max: float = 24.0, min_step: float = 8.0)
     shoulder) the step covers only part of the row. Letterbox and pillarbox bars are flat and
     end in a line across the whole frame.
     """
+    return int(max(border_bars(rgb, luma_max, min_step).values()))
+
+
+def border_bars(rgb: np.ndarray, luma_max: float = 24.0, min_step: float = 8.0) -> dict[str, int]:
+    """Width in pixels of the black bar at each edge (`top`, `bottom`, `left`, `right`; 0: none), as
+    `black_border` judges them (it keeps the widest); the review page draws them."""
     gray = cv2.cvtColor(rgb, cv2.COLOR_RGB2GRAY).astype(np.float32)
-    return int(max(_bar(gray, luma_max, min_step), _bar(gray[::-1], luma_max, min_step),
-                   _bar(gray.T, luma_max, min_step), _bar(gray.T[::-1], luma_max, min_step)))  # fmt: skip
+    return {"top": _bar(gray, luma_max, min_step), "bottom": _bar(gray[::-1], luma_max, min_step),
+            "left": _bar(gray.T, luma_max, min_step), "right": _bar(gray.T[::-1], luma_max, min_step)}  # fmt: skip
 
 
 def _bar(gray: np.ndarray, luma_max: float, min_step: float) -> int:
@@ -186,8 +192,7 @@ def subtitle_text(rgb: np.ndarray, ocr: TextReader, lower_fraction: float = 0.4)
     OCR their union (enlarged and with a margin); "" when no region looks like text."""
     gray = cv2.cvtColor(rgb, cv2.COLOR_RGB2GRAY)
     top = int(gray.shape[0] * (1 - lower_fraction))
-    lower = gray[top:]
-    boxes = text_regions(lower, gray.shape[0])
+    boxes = subtitle_regions(gray, lower_fraction)
     if not boxes:
         return ""
     x0 = min(b[0] for b in boxes)
@@ -195,11 +200,18 @@ def subtitle_text(rgb: np.ndarray, ocr: TextReader, lower_fraction: float = 0.4)
     x1 = max(b[0] + b[2] for b in boxes)
     y1 = max(b[1] + b[3] for b in boxes)
     pad = max(4, (y1 - y0) // 4)
-    crop = lower[max(0, y0 - pad) : y1 + pad, max(0, x0 - pad) : x1 + pad]
+    crop = gray[max(top, y0 - pad) : y1 + pad, max(0, x0 - pad) : x1 + pad]
     if crop.shape[0] < 48:
         scale = 48 / crop.shape[0]
         crop = cv2.resize(crop, None, fx=scale, fy=scale, interpolation=cv2.INTER_CUBIC)
     return ocr.read(crop)
+
+
+def subtitle_regions(gray: np.ndarray, lower_fraction: float = 0.4) -> list[tuple[int, int, int, int]]:
+    """The text-like boxes (x, y, w, h in frame pixels) in the lower `lower_fraction` of a grayscale
+    frame: the regions `subtitle_text` reads (the review page draws them)."""
+    top = int(gray.shape[0] * (1 - lower_fraction))
+    return [(x, y + top, w, h) for x, y, w, h in text_regions(gray[top:], gray.shape[0])]
 
 
 def count_text_chars(text: str) -> int:
