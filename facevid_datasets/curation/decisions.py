@@ -105,7 +105,7 @@ class Thresholds:
             name, sep, value = item.partition("=")
             name = name.strip().replace("-", "_")
             if not sep or name not in types:
-                raise ValueError(f"bad threshold {item!r}: use name=value with name one of {sorted(types)}")
+                raise ValueError(f"bad threshold {item!r}: use name=value with name one of {', '.join(sorted(types))}")
             kind = types[name]
             try:
                 if kind in ("bool", bool):
@@ -118,6 +118,8 @@ class Thresholds:
                     changes[name] = float(value)
             except ValueError as e:
                 raise ValueError(f"bad threshold {item!r}: {value!r} is not a valid {kind}") from e
+            if not math.isfinite(changes[name]) or changes[name] < 0:
+                raise ValueError(f"bad threshold {item!r}: must be a finite number >= 0")
         return dataclasses.replace(base, **changes)
 
 
@@ -145,8 +147,9 @@ def decide(m: dict[str, Any], t: Thresholds) -> tuple[str, str | None, str]:
     size = m.get("face_size")
     if size is None or not size >= t.min_face_size:
         return "drop", "face_size", f"face size {_fmt(size)} px < {t.min_face_size}"
-    if size < t.min_face_fraction * short:
-        return "drop", "face_size", f"face size {size / short:.2f} of the frame < {t.min_face_fraction}"
+    fraction = face_fraction(m)
+    if fraction is not None and fraction < t.min_face_fraction:
+        return "drop", "face_size", f"face size {fraction:.2f} of the frame < {t.min_face_fraction}"
     border = m.get("border_px")
     if border is not None and border > t.max_border_px:
         return "drop", "border", f"black border {border} px > {t.max_border_px}"
@@ -166,6 +169,13 @@ def decide(m: dict[str, Any], t: Thresholds) -> tuple[str, str | None, str]:
         return "drop", "sync", f"mouth follows nothing in the audio (sync {sync_near_score(m, t):.2f} < " \
             f"{t.sync_wrong_below} within {t.sync_near_offset} frames of zero): another speaker's audio"  # fmt: skip
     return "keep", None, "passed every stage"
+
+
+def face_fraction(m: dict[str, Any]) -> float | None:
+    """The face detector's box over the clip's shorter side: what `min_face_fraction` tests, and
+    the `face_fraction` column of `decisions.parquet` (the share of frames with a face is `face_frames`)."""
+    size, short = m.get("face_size"), min(m.get("width") or 0, m.get("height") or 0)
+    return None if size is None or short <= 0 else float(size) / short
 
 
 def sync_status(m: dict[str, Any], t: Thresholds) -> str:
@@ -245,8 +255,8 @@ def decide_clip(measurement: dict[str, Any], t: Thresholds) -> list[dict[str, An
 def _leaf(row: dict[str, Any], t: Thresholds) -> dict[str, Any]:
     decision, stage, reason = decide(row, t)
     pose = head_pose_label(row.get("pose_yaw") or [], row.get("pose_pitch") or [], t)
-    return {**row, "decision": decision, "stage": stage, "reason": reason, "head_pose": pose,
-            "sync_status": sync_status(row, t)}  # fmt: skip
+    return {**row, "face_fraction": face_fraction(row), "decision": decision, "stage": stage, "reason": reason,
+            "head_pose": pose, "sync_status": sync_status(row, t)}  # fmt: skip
 
 
 def summarize(rows: list[dict[str, Any]]) -> dict[str, Any]:
