@@ -304,6 +304,34 @@ def test_every_stage_rejects_its_defect_and_keeps_clean(labelled):
     assert silent["decision"] == "keep" and not silent["has_audio"] and silent["sync_offset"] is None
 
 
+#: How far each generated defect's measured value must sit past its threshold, and each clean
+#: value short of it. A decision is only a test of the stage when the value is far from the line
+#: (a 2 s shifted clip once scored 2.80 against 3.0 on one machine and passed on another).
+_MARGINS = {
+    "audio_shift": lambda r, t: (r["sync_confidence"] >= t.sync_min_confidence + 1.0
+                                 and abs(r["sync_offset"]) >= t.sync_max_offset + 4),
+    "tiny_face": lambda r, t: r["face_size"] <= 0.8 * t.min_face_size,
+    "black_bars": lambda r, t: r["border_px"] >= 1.5 * t.max_border_px,
+    "subtitles": lambda r, t: r["subtitle_chars"] >= t.max_subtitle_chars + 5,
+    "blur_noise": lambda r, t: r["brisque"] >= t.max_brisque + 4,
+    "two_faces": lambda r, t: r["face_count"] >= t.face_count + 1,
+    "clean": lambda r, t: (r["brisque"] <= t.max_brisque - 8 and r["face_size"] >= 1.5 * t.min_face_size
+                           and r["border_px"] <= 0.5 * t.max_border_px and r["subtitle_chars"] == 0
+                           and r["sync_confidence"] >= t.sync_wrong_below + 2 and abs(r["sync_offset"]) <= 1),
+}
+
+
+def test_generated_defects_sit_far_from_their_thresholds(labelled):
+    clips, _, result = labelled
+    rows = {r["clip_id"]: r for r in read_decisions(result.out)}
+    for clip in clips:
+        if clip.defect in _MARGINS:
+            row = rows[clip.clip_id]
+            measured = {k: row[k] for k in ("face_count", "face_size", "border_px", "subtitle_chars", "brisque",
+                                            "sync_confidence", "sync_offset")}  # fmt: skip
+            assert _MARGINS[clip.defect](row, SYNTHETIC), (clip.clip_id, measured)
+
+
 def test_decisions_table_accounting_and_values(labelled):
     _, inputs, result = labelled
     rows = read_decisions(result.out)

@@ -15,7 +15,13 @@ whose audio is shifted by half a second is not. Each defect changes one thing of
 | `subtitles`      | a line of white text burned into the bottom     | subtitles               |
 | `blur_noise`     | heavy Gaussian blur (sigma 5) plus faint noise  | quality                 |
 | `scene_cut`      | hard cut to a different shot halfway            | scene (split in two)    |
-| `audio_shift`    | audio 0.5 s late against the mouth              | sync                    |
+| `audio_shift`    | audio 0.5 s late against the mouth, 10 s long   | sync                    |
+
+The `audio_shift` clip lasts at least `SHIFT_SECONDS` whatever `seconds` asks: over 2 s the shifted
+audio overlaps the mouth for 37 of 50 frames and the envelope sync model's confidence scattered from
+0.4 to 3.9 across seeds (a clip scored 2.80 against the 3.0 threshold on one machine and 3.1 on
+another), with the offset found at -5 frames; over 10 s it found the true -12 to -13 frames at 4.6
+to 6.9 on every seed tried. A defect clip must be unmistakable, not near a threshold.
 """
 
 from __future__ import annotations
@@ -44,6 +50,7 @@ EXPECTED_STAGE: dict[str, str | None] = {
 DEFECTS = tuple(EXPECTED_STAGE)
 SAMPLE_RATE = 16_000
 MAX_OPEN = 0.22  # widest mouth opening as a fraction of the nose-bridge-to-chin length
+SHIFT_SECONDS = 10.0  # shortest `audio_shift` clip: long enough for a confident offset (module docstring)
 
 
 @dataclass(frozen=True)
@@ -174,6 +181,8 @@ def make_clip(
     rng = np.random.default_rng(seed)
     if defect == "scene_cut":
         seconds *= 2
+    if defect == "audio_shift":
+        seconds = max(seconds, SHIFT_SECONDS)
     n = int(round(seconds * fps))
     shift = 0.5 if defect == "audio_shift" else 0.0
     env = syllable_envelope(seconds + shift + 0.1, rng)
