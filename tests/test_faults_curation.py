@@ -230,3 +230,21 @@ def test_face_fraction_column_is_what_its_threshold_tests():
     assert (row["decision"], row["stage"]) == ("drop", "face_size") and "0.20 of the frame" in row["reason"]
     (kept,) = decide_clip(meta, t.replace(min_face_fraction=0.15))
     assert kept["decision"] == "keep" and kept["face_fraction"] == pytest.approx(150 / 768)
+
+
+def test_model_error_raised_in_a_ray_worker_reaches_the_driver_as_one_line():
+    """Ray hands a worker's exception back wrapped (`RayTaskError.cause`, chained by Ray Data): the
+    runner finds the model's own error inside, so the CLI prints its one line, not a remote traceback."""
+    from facevid_datasets.curation.models import ModelLoadError
+    from facevid_datasets.curation.ray_runner import _model_error
+
+    class RayTaskError(Exception):  # the shape of ray.exceptions.RayTaskError
+        def __init__(self, cause: BaseException):
+            super().__init__("ray::_measure_row() (pid=1, ip=10.0.0.1)\nTraceback (most recent call last): ...")
+            self.cause = cause
+
+    inner = ModelLoadError("sync model 'x.y:load' failed to load: OSError: no GPU")
+    outer = RuntimeError("Ray Data stream failed")
+    outer.__cause__ = RayTaskError(inner)
+    assert _model_error(outer) is inner
+    assert _model_error(RayTaskError(ValueError("a clip's own problem"))) is None
