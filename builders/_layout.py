@@ -20,10 +20,10 @@ from typing import Any, ClassVar
 import datasets
 import pyarrow as pa
 
+from facevid_datasets import cache_paths
 from facevid_datasets.builder import FaceVidBuilder, FaceVidConfig
 from facevid_datasets.errors import AnnotationError, DatasetNotFound, MediaError
 from facevid_datasets.licence.deletions import Withholder, builder_deletions
-from facevid_datasets.licence.terms import announce_terms
 from facevid_datasets.media.probe_cache import ProbeCache
 from facevid_datasets.raw import (
     ReleaseIndex,
@@ -112,21 +112,22 @@ class LayoutBuilder(datasets.ArrowBasedBuilder, FaceVidBuilder):
                 f"Then: load_dataset({self.NAME!r}, data_dir='/path/to/{self.NAME}'), or name the gated Hub repo "
                 f"with repo_id=... (or the environment variable {env_var(self.NAME)})."
             )
-        local = Path(self._cache_dir_root) / "facevid_hub" / repo_id.replace("/", "--")
+        local = cache_paths.hub_dir(self.cache_root, repo_id)
         return download(self.NAME, local, config=self.config, repo_id=repo_id,
                         revision=self.config.revision, token=self.token)  # fmt: skip
 
     def _probe_cache(self) -> ProbeCache:
-        path = Path(self._cache_dir_root) / "facevid_probe_cache.sqlite" if self.config.probe_cache else None
+        path = cache_paths.probe_cache_file(self.cache_root) if self.config.probe_cache else None
         return ProbeCache(path)
 
     def _keep(self, source: str | None, language: str | None) -> bool:
         return config_keeps(self.config, self.NAME, source, language)
 
     def _split_generators(self, dl_manager: datasets.DownloadManager) -> list[datasets.SplitGenerator]:
-        announce_terms(self)
+        self.announce_terms()
         root = self.data_root()
-        index = build_index(root, origin=self.origin_of, language=self.language_of)
+        index = build_index(root, origin=self.origin_of, language=self.language_of,
+                            identity=self.DESCRIPTION.identity)  # fmt: skip
         report = self.report
         report.reset()
         for row in index.problems:
@@ -228,4 +229,6 @@ class LayoutBuilder(datasets.ArrowBasedBuilder, FaceVidBuilder):
             self.report.add(cid, "partial", note, video)
         if language and not rec["language"]:
             rec["language"] = language
+        if not rec["identity"]:
+            rec["identity"] = index.identities.get(cid)
         return rec

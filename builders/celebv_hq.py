@@ -40,6 +40,7 @@ from facevid_datasets.cutting import (
     index_videos,
     public_configs,
 )
+from facevid_datasets.description import DatasetDescription, cut_index_video_ids
 from facevid_datasets.errors import AnnotationError
 from facevid_datasets.media.probe import VideoInfo
 from facevid_datasets.parsing import enlarge_square_box, read_text, strip_ext
@@ -47,7 +48,42 @@ from facevid_datasets.schema import original_json
 from facevid_datasets.splits import assign_splits
 
 logger = logging.getLogger(__name__)
+#: The official crop: the box grown by this fraction of the frame on each side (part of the cache key).
 ENLARGE = 0.02
+
+
+def celebv_video_ids(clip_id: str) -> tuple[str, ...]:
+    """A CelebV clip `<ytb_id>_<n>` was cut from YouTube video `<ytb_id>` (its identity proxy too)."""
+    return cut_index_video_ids(clip_id)
+
+
+def celebv_identity(clip_id: str) -> str | None:
+    """The identity this builder gives a clip: its YouTube id, when the clip id is `<ytb_id>_<n>`."""
+    ids = celebv_video_ids(clip_id)
+    return ids[-1] if ids else None
+
+
+DESCRIPTION = DatasetDescription(
+    name="celebv-hq",
+    title="CelebV-HQ",
+    homepage="https://celebv-hq.github.io/",
+    citation=(
+        "@inproceedings{zhu2022celebvhq,\n  title={{CelebV-HQ}: A Large-Scale Video Facial Attributes Dataset},\n"
+        "  author={Zhu, Hao and Wu, Wayne and Zhu, Wentao and Jiang, Liming and Tang, Siwei and Zhang, Li and "
+        "Liu, Ziwei and Loy, Chen Change},\n  booktitle={ECCV},\n  year={2022}\n}"
+    ),
+    licence="Non-commercial research only; no redistribution (CelebV-HQ agreement).",
+    access=(
+        "Accept the agreement at https://github.com/CelebV-HQ/CelebV-HQ, put celebvhq_info.json in data_dir "
+        "and the YouTube videos in <data_dir>/videos/<ytb_id>.mp4."
+    ),
+    gated=True,
+    size_category="10K<n<100K",
+    clips=35_666,
+    video_ids=celebv_video_ids,
+    identity=celebv_identity,
+    video_keys=("ytb_id",),
+)
 
 
 @dataclass(frozen=True)
@@ -146,20 +182,13 @@ def parse_celebvhq(text: str, path: str) -> tuple[list[CelebVClip], dict[str, di
 class CelebVHQ(CuttingBuilder):
     """CelebV-HQ face clips cut from the downloaded YouTube videos with the official square crop."""
 
-    NAME = "celebv-hq"
-    HOMEPAGE = "https://celebv-hq.github.io/"
-    LICENSE = "Non-commercial research only; no redistribution (CelebV-HQ agreement)."
-    CITATION = (
-        "@inproceedings{zhu2022celebvhq,\n  title={{CelebV-HQ}: A Large-Scale Video Facial Attributes Dataset},\n"
-        "  author={Zhu, Hao and Wu, Wayne and Zhu, Wentao and Jiang, Liming and Tang, Siwei and Zhang, Li and "
-        "Liu, Ziwei and Loy, Chen Change},\n  booktitle={ECCV},\n  year={2022}\n}"
-    )
-    ACCESS = (
-        "Accept the agreement at https://github.com/CelebV-HQ/CelebV-HQ, put celebvhq_info.json in data_dir "
-        "and the YouTube videos in <data_dir>/videos/<ytb_id>.mp4."
-    )
+    DESCRIPTION = DESCRIPTION
     LAYOUT = "Expected <data_dir>/celebvhq_info.json."
     BUILDER_CONFIGS = public_configs()
+
+    @classmethod
+    def code_facts(cls) -> dict:
+        return {**super().code_facts(), "enlarge": ENLARGE}
 
     def plan_clips(self) -> tuple[list[CutPlan], list[Problem]]:
         path = self.require(self.data_root() / "celebvhq_info.json")

@@ -45,6 +45,7 @@ from facevid_datasets.cutting import (
     index_videos,
     public_configs,
 )
+from facevid_datasets.description import DatasetDescription, cut_index_video_ids
 from facevid_datasets.errors import AnnotationError
 from facevid_datasets.media.probe import VideoInfo
 from facevid_datasets.parsing import enlarge_square_box, parse_clock, read_text, strip_ext
@@ -147,21 +148,37 @@ def read_annotations(path: Path) -> dict[str, Any]:
     return data
 
 
-class CelebVText(CuttingBuilder):
-    """CelebV-Text face clips with their descriptions, cut from the downloaded YouTube videos."""
+def celebv_text_video_ids(clip_id: str) -> tuple[str, ...]:
+    """A CelebV-Text clip `<ytb_id>_<n>` or `<ytb_id>_<n>_<m>` was cut from `<ytb_id>` (nearest first)."""
+    return cut_index_video_ids(clip_id, depth=2)
 
-    NAME = "celebv-text"
-    HOMEPAGE = "https://celebv-text.github.io/"
-    LICENSE = "Non-commercial research only; no redistribution (CelebV-Text agreement)."
-    CITATION = (
+
+DESCRIPTION = DatasetDescription(
+    name="celebv-text",
+    title="CelebV-Text",
+    homepage="https://celebv-text.github.io/",
+    citation=(
         "@inproceedings{yu2022celebvtext,\n  title={{CelebV-Text}: A Large-Scale Facial Text-Video Dataset},\n"
         "  author={Yu, Jianhui and Zhu, Hao and Jiang, Liming and Loy, Chen Change and Cai, Weidong and Wu, Wayne},\n"
         "  booktitle={CVPR},\n  year={2023}\n}"
-    )
-    ACCESS = (
+    ),
+    licence="Non-commercial research only; no redistribution (CelebV-Text agreement).",
+    access=(
         "Accept the agreement at https://github.com/celebv-text/CelebV-Text, put celebvtext_info.json (and "
         "texts/, annotations.pkl) in data_dir and the YouTube videos in <data_dir>/videos/<ytb_id>.mp4."
-    )
+    ),
+    gated=True,
+    size_category="10K<n<100K",
+    clips=70_000,
+    video_ids=celebv_text_video_ids,
+    video_keys=("ytb_id",),
+)
+
+
+class CelebVText(CuttingBuilder):
+    """CelebV-Text face clips with their descriptions, cut from the downloaded YouTube videos."""
+
+    DESCRIPTION = DESCRIPTION
     LAYOUT = "Expected <data_dir>/celebvtext_info.json."
     BUILDER_CONFIGS = public_configs()
 

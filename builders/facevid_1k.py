@@ -21,33 +21,89 @@ computed over the whole release so every config agrees.
 
 from __future__ import annotations
 
+import re
 from importlib.resources import files
 from pathlib import Path
 
 from facevid_datasets.builders._layout import LayoutBuilder, LayoutConfig
 
-from facevid_datasets.raw import origin_from_name
+from facevid_datasets.description import DatasetDescription, cut_index_video_ids, first_match
+
+from .talkinghead_1kh import tube_video_ids
 
 SAMPLE_DIR = Path(str(files("facevid_datasets") / "sample_data"))
 PUBLIC_ORIGINS = ("celebv", "celebv-hq", "celebv-text", "talkinghead-1kh")
 APPLICATION_URL = "https://luna-ai-lab.github.io/DH-FaceVid-1K/"
 
+_TH1KH = re.compile(r"^[\w-]{11}_\d{4}_S\d+_E\d+_L\d+_T\d+_R\d+_B\d+$")
+_CELEBV = re.compile(r"^[\w-]{11}_\d+(_\d+)?$")
+# `000680` and `RS127258_segment_049_7350_0`: neither follows a public set's naming (those start
+# with an 11-character YouTube id), so both are read as the authors' own collected clips.
+_COLLECTED = re.compile(r"^(\d+|RS\d+_segment_\d+_\d+_\d+)$")
+_COLLECTED_SEGMENT = re.compile(r"^(RS\d+)_segment_\d+_\d+_\d+$")
+
+
+def origin_from_name(clip_id: str) -> str | None:
+    """Origin dataset recognised from a DH-FaceVid-1K file name, else None.
+
+    The public part keeps its sources' names: TalkingHead-1KH tubes
+    (`WA1L8vXkSKQ_0001_S370_E849_L115_T107_R515_B507`) and CelebV clips (`Czb5Ml9VDsI_0`, CelebV-Text
+    `<ytid>_<n>_<m>`); CelebV-HQ and CelebV-Text share one naming scheme, so their clips are `celebv`
+    unless the metadata says which. Collected clips are numbered (`000680`) or segments of the
+    authors' recordings (`RS127258_segment_049_7350_0`).
+    """
+    if _TH1KH.match(clip_id):
+        return "talkinghead-1kh"
+    if _COLLECTED.match(clip_id):
+        return "facevid-1k"
+    if _CELEBV.match(clip_id):
+        return "celebv"
+    return None
+
+
+def collected_video_ids(clip_id: str) -> tuple[str, ...]:
+    """A collected segment `RS127258_segment_049_7350_0` comes from recording `RS127258`."""
+    m = _COLLECTED_SEGMENT.match(clip_id)
+    return (m.group(1),) if m else ()
+
+
+def facevid_video_ids(clip_id: str) -> tuple[str, ...]:
+    """Source ids of a DH-FaceVid-1K clip: a TalkingHead-1KH tube's chunk and video, a collected
+    segment's recording, a CelebV clip's YouTube video; a numbered collected clip (`000680`) is its own."""
+    if _COLLECTED.match(clip_id) and not clip_id.startswith("RS"):
+        return ()
+    return first_match(tube_video_ids, collected_video_ids, lambda c: cut_index_video_ids(c, depth=2))(clip_id)
+
+
+DESCRIPTION = DatasetDescription(
+    name="facevid-1k",
+    title="DH-FaceVid-1K",
+    homepage="https://github.com/luna-ai-lab/DH-FaceVid-1K",
+    citation=(
+        "@inproceedings{di2025dhfacevid1k,\n  title={DH-FaceVid-1K: A Large-Scale High-Quality Dataset "
+        "for Face Video Generation},\n  author={Di, Donglin and others},\n  booktitle={ICCV},\n  year={2025}\n}"
+    ),
+    licence="Non-commercial research only; no redistribution or derivative datasets (see the card).",
+    access=(
+        "DH-FaceVid-1K is gated: apply with the form linked from the project page "
+        f"({APPLICATION_URL}; institutional e-mail, non-commercial licence), wait for manual review "
+        "(2-3 days), download the files, and pass their folder as data_dir."
+    ),
+    gated=True,
+    size_category="100K<n<1M",
+    clips=270_043,
+    hub_sample_repo="jjuik2014/DH-FaceVid-Sample",
+    modelscope_sample_repo="fh2678713685/DH-FaceVid-1K_Sample",
+    application_form=f"the application form linked from {APPLICATION_URL}",
+    video_ids=facevid_video_ids,
+    video_keys=("video_id", "ytb_id", "video_name"),
+)
+
 
 class FaceVid1K(LayoutBuilder):
     """DH-FaceVid-1K talking-face clips in the common record."""
 
-    NAME = "facevid-1k"
-    HOMEPAGE = "https://github.com/luna-ai-lab/DH-FaceVid-1K"
-    LICENSE = "Non-commercial research only; no redistribution or derivative datasets (see the card)."
-    CITATION = (
-        "@inproceedings{di2025dhfacevid1k,\n  title={DH-FaceVid-1K: A Large-Scale High-Quality Dataset "
-        "for Face Video Generation},\n  author={Di, Donglin and others},\n  booktitle={ICCV},\n  year={2025}\n}"
-    )
-    ACCESS = (
-        "DH-FaceVid-1K is gated: apply with the form linked from the project page "
-        f"({APPLICATION_URL}; institutional e-mail, non-commercial licence), wait for manual review "
-        "(2-3 days), download the files, and pass their folder as data_dir."
-    )
+    DESCRIPTION = DESCRIPTION
     SAMPLE_DIR = SAMPLE_DIR
     BUILDER_CONFIGS = [
         LayoutConfig(name="all", description="Every clip."),

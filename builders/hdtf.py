@@ -40,6 +40,7 @@ from facevid_datasets.cutting import (
     index_videos,
     public_configs,
 )
+from facevid_datasets.description import DatasetDescription, cut_index_video_ids
 from facevid_datasets.media.probe import VideoInfo
 from facevid_datasets.parsing import Box, iter_lines, parse_interval, read_text, scale_box, strip_ext
 from facevid_datasets.schema import original_json
@@ -150,23 +151,42 @@ def identity_of(group: str, video: str) -> str:
     return video if group == "RD" else re.sub(r"\d+$", "", video) or video
 
 
-class HDTF(CuttingBuilder):
-    """HDTF talking-face clips cut from the downloaded YouTube videos, 512x512."""
+def hdtf_video_ids(clip_id: str) -> tuple[str, ...]:
+    """Interval i of video `Radio11` is clip `Radio11_i`: the clip id without its last `_<i>`."""
+    return cut_index_video_ids(clip_id)
 
-    NAME = "hdtf"
-    HOMEPAGE = "https://github.com/MRzzm/HDTF"
-    LICENSE = "CC BY 4.0 (per the repository README); source videos remain their owners' on YouTube."
-    CITATION = (
+
+DESCRIPTION = DatasetDescription(
+    name="hdtf",
+    title="HDTF",
+    homepage="https://github.com/MRzzm/HDTF",
+    citation=(
         "@inproceedings{zhang2021flow,\n  title={Flow-Guided One-Shot Talking Face Generation With a High-Resolution "
         "Audio-Visual Dataset},\n  author={Zhang, Zhimeng and Li, Lincheng and Ding, Yu and Fan, Changjie},\n"
         "  booktitle={CVPR},\n  year={2021}\n}"
-    )
-    ACCESS = (
+    ),
+    licence="CC BY 4.0 (per the repository README); source videos remain their owners' on YouTube.",
+    access=(
         "Copy HDTF_dataset/ from https://github.com/MRzzm/HDTF into data_dir and download the videos of "
         "*_video_url.txt into <data_dir>/videos/<name>.mp4 (e.g. with yt-dlp)."
-    )
+    ),
+    gated=False,
+    size_category="n<1K",
+    video_ids=hdtf_video_ids,
+    video_keys=("video",),
+)
+
+
+class HDTF(CuttingBuilder):
+    """HDTF talking-face clips cut from the downloaded YouTube videos, 512x512."""
+
+    DESCRIPTION = DESCRIPTION
     LAYOUT = "Expected <data_dir>/HDTF_dataset/{RD,WDA,WRA}_*.txt."
     BUILDER_CONFIGS = public_configs()
+
+    @classmethod
+    def code_facts(cls) -> dict:
+        return {**super().code_facts(), "output_size": OUTPUT_SIZE}
 
     def plan_clips(self) -> tuple[list[CutPlan], list[Problem]]:
         meta = self.require(self.data_root() / "HDTF_dataset")

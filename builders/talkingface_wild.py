@@ -16,22 +16,39 @@ from __future__ import annotations
 
 from facevid_datasets.builders._layout import LayoutBuilder, LayoutConfig
 
+from facevid_datasets.description import DatasetDescription, cut_index_video_ids
+
+
+def wild_video_ids(clip_id: str) -> tuple[str, ...]:
+    """No naming is published; clips cut from a YouTube video named `<video>_<n>` are covered by `<video>`."""
+    return cut_index_video_ids(clip_id)
+
+
+DESCRIPTION = DatasetDescription(
+    name="talkingface-wild",
+    title="TalkingFace-Wild",
+    homepage="",  # no project page or release announced yet
+    citation=(
+        "@article{shen2025mcdm,\n  title={Long-Term TalkingFace Generation via Motion-Prior Conditional "
+        "Diffusion Model},\n  author={Shen, Fei and Wang, Cong and Gao, Junyao and Guo, Qin and Dang, Jisheng "
+        "and Tang, Jinhui and Chua, Tat-Seng},\n  year={2025}\n}"
+    ),
+    licence="Not announced (no public release yet); treat as non-commercial research only.",
+    access=(
+        "TalkingFace-Wild has no public release yet: obtain the files from the MCDM authors and pass "
+        "their folder as data_dir (or the gated Hub repo they name as repo_id=)."
+    ),
+    gated=True,
+    size_category="10K<n<100K",
+    video_ids=wild_video_ids,
+    video_keys=("video_id", "ytb_id"),
+)
+
 
 class TalkingFaceWild(LayoutBuilder):
     """TalkingFace-Wild multilingual talking-face clips in the common record (with `language`)."""
 
-    NAME = "talkingface-wild"
-    HOMEPAGE = ""  # no project page or release announced yet
-    LICENSE = "Not announced (no public release yet); treat as non-commercial research only."
-    CITATION = (
-        "@article{shen2025mcdm,\n  title={Long-Term TalkingFace Generation via Motion-Prior Conditional "
-        "Diffusion Model},\n  author={Shen, Fei and Wang, Cong and Gao, Junyao and Guo, Qin and Dang, Jisheng "
-        "and Tang, Jinhui and Chua, Tat-Seng},\n  year={2025}\n}"
-    )
-    ACCESS = (
-        "TalkingFace-Wild has no public release yet: obtain the files from the MCDM authors and pass "
-        "their folder as data_dir (or the gated Hub repo they name as repo_id=)."
-    )
+    DESCRIPTION = DESCRIPTION
     BUILDER_CONFIGS = [LayoutConfig(name="all", description="Every clip, all languages.")]
     DEFAULT_CONFIG_NAME = "all"
 

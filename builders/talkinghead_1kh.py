@@ -20,6 +20,7 @@ Identity: the YouTube id (one video usually shows one speaker; not verified).
 
 from __future__ import annotations
 
+import re
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
@@ -35,6 +36,7 @@ from facevid_datasets.cutting import (
     index_videos,
     public_configs,
 )
+from facevid_datasets.description import DatasetDescription
 from facevid_datasets.errors import AnnotationError
 from facevid_datasets.media.probe import VideoInfo, frame_timestamps, keyframe_indices
 from facevid_datasets.parsing import Box, iter_lines, read_text, rescale_ltrb
@@ -127,21 +129,52 @@ def tube_frames(num_frames: int, first: int, tube: Tube) -> tuple[int, int]:
     return s, e + 1
 
 
-class TalkingHead1KH(CuttingBuilder):
-    """TalkingHead-1KH tubes cut from the downloaded YouTube videos."""
+_TUBE_ID = re.compile(r"^(([A-Za-z0-9_-]{11})_\d{4})_S\d+_E\d+_L\d+_T\d+_R\d+_B\d+$")
+_CHUNK_ID = re.compile(r"^([A-Za-z0-9_-]{11})_\d{4}$")
 
-    NAME = "talkinghead-1kh"
-    HOMEPAGE = "https://github.com/tcwang0509/TalkingHead-1KH"
-    LICENSE = "Videos CC BY 3.0 (their YouTube authors); metadata and scripts MIT."
-    CITATION = (
+
+def tube_video_ids(clip_id: str) -> tuple[str, ...]:
+    """A tube `<ytid>_<chunk>_S.._E.._L.._T.._R.._B..` comes from the 1-minute chunk `<ytid>_<chunk>` of
+    YouTube video `<ytid>`; a chunk name alone from its video."""
+    m = _TUBE_ID.match(clip_id)
+    if m:
+        return (m.group(1), m.group(2))
+    m = _CHUNK_ID.match(clip_id)
+    return (m.group(1),) if m else ()
+
+
+def tube_identity(clip_id: str) -> str | None:
+    """The identity this builder gives a tube: its YouTube id."""
+    m = _TUBE_ID.match(clip_id)
+    return m.group(2) if m else None
+
+
+DESCRIPTION = DatasetDescription(
+    name="talkinghead-1kh",
+    title="TalkingHead-1KH",
+    homepage="https://github.com/tcwang0509/TalkingHead-1KH",
+    citation=(
         "@inproceedings{wang2021facevid2vid,\n  title={One-Shot Free-View Neural Talking-Head Synthesis for Video "
         "Conferencing},\n  author={Ting-Chun Wang and Arun Mallya and Ming-Yu Liu},\n  booktitle={CVPR},\n"
         "  year={2021}\n}"
-    )
-    ACCESS = (
+    ),
+    licence="Videos CC BY 3.0 (their YouTube authors); metadata and scripts MIT.",
+    access=(
         "Unzip data_list.zip from https://github.com/tcwang0509/TalkingHead-1KH into data_dir and put the "
         "downloaded videos (1-minute chunks <id>_<NNNN>.mp4 or full <id>.mp4) in <data_dir>/videos/."
-    )
+    ),
+    gated=False,
+    size_category="100K<n<1M",
+    video_ids=tube_video_ids,
+    identity=tube_identity,
+    video_keys=("video_name",),
+)
+
+
+class TalkingHead1KH(CuttingBuilder):
+    """TalkingHead-1KH tubes cut from the downloaded YouTube videos."""
+
+    DESCRIPTION = DESCRIPTION
     LAYOUT = "Expected <data_dir>/data_list/{train,val}_video_tubes.txt."
     BUILDER_CONFIGS = public_configs(PublicConfig(name="small", description="The official small list (a quick check)."))
 

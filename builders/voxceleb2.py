@@ -25,6 +25,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 from facevid_datasets.cutting import CutPlan, CutSpec, CuttingBuilder, Problem, attributes, public_configs
+from facevid_datasets.description import DatasetDescription
 from facevid_datasets.errors import AnnotationError
 from facevid_datasets.media.probe import VideoInfo
 from facevid_datasets.parsing import iter_lines, read_text
@@ -32,6 +33,43 @@ from facevid_datasets.schema import QUALITY, original_json
 
 SPLITS = {"dev": "train", "test": "test"}
 _NUMBER = re.compile(r"-?\d+(?:\.\d+)?")
+_CLIP_ID = re.compile(r"^(id\d{5})_([A-Za-z0-9_-]{11})_(\d{5})$")
+
+
+def vox_video_ids(clip_id: str) -> tuple[str, ...]:
+    """Clip `id00017__mjZ87sK6cA_00001` (path `id00017/_mjZ87sK6cA/00001`) comes from YouTube video
+    `_mjZ87sK6cA` and shows speaker `id00017`: a request naming the speaker covers all their clips."""
+    m = _CLIP_ID.match(clip_id)
+    return (m.group(2), m.group(1)) if m else ()
+
+
+def vox_identity(clip_id: str) -> str | None:
+    """The speaker id at the head of a clip id."""
+    m = _CLIP_ID.match(clip_id)
+    return m.group(1) if m else None
+
+
+DESCRIPTION = DatasetDescription(
+    name="voxceleb2",
+    title="VoxCeleb2",
+    homepage="https://www.robots.ox.ac.uk/~vgg/data/voxceleb/vox2.html",
+    citation=(
+        "@inproceedings{chung2018voxceleb2,\n  title={VoxCeleb2: Deep Speaker Recognition},\n  author={Chung, "
+        "Joon Son and Nagrani, Arsha and Zisserman, Andrew},\n  booktitle={Interspeech},\n  year={2018}\n}"
+    ),
+    licence="Metadata CC BY 4.0; videos remain their YouTube owners' (access by request form).",
+    access=(
+        "Request access at https://www.robots.ox.ac.uk/~vgg/data/voxceleb/, then unpack the dev/test mp4, "
+        "aac and txt archives into data_dir ({dev,test}/{mp4,aac,txt}/...)."
+    ),
+    gated=False,
+    size_category="1M<n<10M",
+    clips=1_128_246,
+    application_form="https://www.robots.ox.ac.uk/~vgg/data/voxceleb/",
+    video_ids=vox_video_ids,
+    identity=vox_identity,
+    video_keys=("youtube_id",),
+)
 
 
 @dataclass(frozen=True)
@@ -88,17 +126,7 @@ def scan(tree: Path, ext: str) -> dict[tuple[str, str, str], Path]:
 class VoxCeleb2(CuttingBuilder):
     """VoxCeleb2 face-track clips with their separate audio and face boxes."""
 
-    NAME = "voxceleb2"
-    HOMEPAGE = "https://www.robots.ox.ac.uk/~vgg/data/voxceleb/vox2.html"
-    LICENSE = "Metadata CC BY 4.0; videos remain their YouTube owners' (access by request form)."
-    CITATION = (
-        "@inproceedings{chung2018voxceleb2,\n  title={VoxCeleb2: Deep Speaker Recognition},\n  author={Chung, "
-        "Joon Son and Nagrani, Arsha and Zisserman, Andrew},\n  booktitle={Interspeech},\n  year={2018}\n}"
-    )
-    ACCESS = (
-        "Request access at https://www.robots.ox.ac.uk/~vgg/data/voxceleb/, then unpack the dev/test mp4, "
-        "aac and txt archives into data_dir ({dev,test}/{mp4,aac,txt}/...)."
-    )
+    DESCRIPTION = DESCRIPTION
     LAYOUT = "Expected <data_dir>/dev/ or <data_dir>/test/ with mp4/, aac/ and txt/ inside."
     BUILDER_CONFIGS = public_configs()
 

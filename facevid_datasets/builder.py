@@ -1,18 +1,25 @@
 """What every dataset builder shares: the record features, the report of clips not built, and
 the manual-download rule (files obtained under a licence are pointed at with `data_dir`).
 
-Builders in `builders/` subclass `FaceVidBuilder`, set the class facts (name, homepage,
-licence, citation, how to get the data) and write `_split_generators` / `_generate_examples`.
+Builders in `builders/` subclass `FaceVidBuilder`, declare their `DESCRIPTION` (a
+`facevid_datasets.description.DatasetDescription`: name, homepage, licence, citation, how to get
+the data, repos, id rules; `NAME`, `HOMEPAGE`, `LICENSE`, `CITATION` and `ACCESS` are read from
+it) and write `_split_generators` / `_generate_examples`.
 
-The cache follows the files: the build's cache key covers the file state of the folders a build
-reads (`state_roots`: `data_dir` and `videos_dir` by default, see `builder_state`), so a changed
-release is built again (and the user told what changed) instead of being served stale.
+The cache follows the files and the code: the build's cache key covers the file state of the
+folders a build reads (`state_roots`: `data_dir` and `videos_dir` by default, see
+`builder_state`), the builder's `VERSION` (a folder of the cache path) and `code_facts()`, the
+constants that decide what a build makes (a crop's enlargement, an output size, encoder
+settings). A changed release or a new version of the code is built again (and the user told
+what changed) instead of being served stale; cut clips are reused when their own key is unchanged
+(`cutting`).
 """
 
 from __future__ import annotations
 
 import errno
 import hashlib
+import json
 import logging
 import os
 from dataclasses import dataclass
@@ -21,7 +28,9 @@ from typing import Any, ClassVar
 
 import datasets
 
+from . import cache_paths
 from .builder_state import FileState, file_state
+from .description import DatasetDescription
 from .errors import CacheError, DatasetNotFound
 from .report import BuildReport
 from .schema import FEATURES
@@ -57,30 +66,63 @@ class FaceVidBuilder(datasets.GeneratorBasedBuilder):
     """Base class of this package's builders; subclasses stay a screen long."""
 
     BUILDER_CONFIG_CLASS = FaceVidConfig
-    #: Public name, e.g. "hdtf".
+    #: Everything the package knows about the dataset (set by every concrete builder).
+    DESCRIPTION: ClassVar[DatasetDescription | None] = None
+    #: Read from DESCRIPTION when the subclass is defined: public name (e.g. "hdtf"), homepage,
+    #: one-line licence, citation, and what the user must do to obtain the files.
     NAME: ClassVar[str] = ""
     HOMEPAGE: ClassVar[str] = ""
     LICENSE: ClassVar[str] = ""
     CITATION: ClassVar[str] = ""
-    #: What the user must do to obtain the files (shown when they are missing).
     ACCESS: ClassVar[str] = ""
+    #: Version of what the builder makes: a folder of the Arrow cache path. Bump it when a change of
+    #: the code changes the records (the cut clips follow their own content key either way).
+    VERSION = datasets.Version("1.0.0")
 
     #: Whether the cache key covers the file state of `state_roots` (the cache follows the files).
     TRACK_FILES: ClassVar[bool] = True
 
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        d = cls.__dict__.get("DESCRIPTION")
+        if d is not None:
+            cls.NAME, cls.HOMEPAGE, cls.LICENSE, cls.CITATION, cls.ACCESS = (
+                d.name, d.homepage, d.licence, d.citation, d.access)  # fmt: skip
+
+    @classmethod
+    def code_facts(cls) -> dict[str, Any]:
+        """Constants of the code that decide what a build makes (JSON values), part of the cache key.
+
+        Read when the builder is made, so a new version of the code (or a test that patches a
+        constant) gets a new Arrow cache. Builders that cut clips add their crop and size constants."""
+        return {}
+
     def __init__(self, *args: Any, **kwargs: Any):
         kwargs.setdefault("dataset_name", self.NAME.replace("-", "_"))
         self._file_state: FileState | None = None
-        if self.TRACK_FILES and kwargs.get("hash") is None:
+        self._force = False  # download_mode="force_redownload": cut clips are made again too
+        if kwargs.get("hash") is None:
             name = kwargs.get("config_name") or self.DEFAULT_CONFIG_NAME
-            roots = self.state_roots(name, kwargs)
+            roots = self.state_roots(name, kwargs) if self.TRACK_FILES else []
             if roots:
                 self._file_state = file_state(roots)
-                kwargs["hash"] = self._file_state.digest[:16]
+            kwargs["hash"] = self._cache_hash(self._file_state)
         try:
             super().__init__(*args, **kwargs)
         except OSError as e:
             raise cache_error(e, kwargs.get("cache_dir") or datasets.config.HF_DATASETS_CACHE) or e from None
+
+    @classmethod
+    def _cache_hash(cls, state: FileState | None) -> str:
+        """The Arrow cache key beside config and version: the file state and the code facts."""
+        facts = json.dumps(cls.code_facts(), sort_keys=True, default=str)
+        text = f"{state.digest if state is not None else ''}|{cls.__module__}.{cls.__qualname__}|{facts}"
+        return hashlib.blake2b(text.encode(), digest_size=8).hexdigest()
+
+    @property
+    def cache_root(self) -> Path:
+        """The cache folder of this build (`cache_dir=`, else HF_DATASETS_CACHE)."""
+        return cache_paths.cache_root(self)
 
     @classmethod
     def state_roots(cls, config_name: str | None, config_kwargs: dict[str, Any]) -> list[Path]:
@@ -95,7 +137,7 @@ class FaceVidBuilder(datasets.GeneratorBasedBuilder):
         return roots
 
     def _state_file(self) -> Path:
-        return Path(self._cache_dir_root) / "facevid_state" / self.dataset_name / f"{self.config_id}.npz"
+        return cache_paths.state_file(self.cache_root, self.dataset_name, self.config_id)
 
     def download_and_prepare(self, *args: Any, **kwargs: Any) -> None:
         """`datasets`' download_and_prepare, plus: say what changed in the files since the last build,
@@ -109,10 +151,12 @@ class FaceVidBuilder(datasets.GeneratorBasedBuilder):
                 logger.warning("%s/%s: the files changed since the last build (%d added, %d removed, %d changed): "
                                "building the new state (probe results of unchanged files are reused)",
                                self.NAME, self.config.name, added, removed, changed)  # fmt: skip
+        mode = kwargs.get("download_mode")
+        self._force = mode is not None and datasets.DownloadMode(mode) == datasets.DownloadMode.FORCE_REDOWNLOAD
         try:
             super().download_and_prepare(*args, **kwargs)
         except OSError as e:
-            err = cache_error(e, self._cache_dir_root)
+            err = cache_error(e, self.cache_root)
             if err is None:
                 raise
             raise err from None
@@ -144,6 +188,12 @@ class FaceVidBuilder(datasets.GeneratorBasedBuilder):
             citation=self.CITATION,
         )
 
+    def announce_terms(self) -> str | None:
+        """Show the dataset's licence terms once per release folder when they gate access (`licence.terms`)."""
+        from .licence.terms import announce_terms
+
+        return announce_terms(self)
+
     @property
     def manual_download_instructions(self) -> str | None:
         return self.ACCESS or None
@@ -153,8 +203,7 @@ class FaceVidBuilder(datasets.GeneratorBasedBuilder):
     @property
     def report(self) -> BuildReport:
         """Report of this build's clips that could not be made, beside the Arrow cache."""
-        root = Path(self._cache_dir_root) / "facevid_reports" / self.dataset_name / self.config.name
-        return BuildReport(root / "build_report.tsv")
+        return BuildReport(cache_paths.report_file(self.cache_root, self.dataset_name, self.config.name))
 
     def data_root(self) -> Path:
         """The user's `data_dir`, checked to exist, or an error that says how to get the data."""
@@ -181,6 +230,6 @@ class FaceVidBuilder(datasets.GeneratorBasedBuilder):
         Keyed by the source folders too, so two releases built with one cache never share clips."""
         origin = f"{Path(self.config.data_dir or '').expanduser().resolve()}|{self.config.videos_dir or ''}"
         key = hashlib.sha1(origin.encode()).hexdigest()[:12]
-        d = Path(self._cache_dir_root) / "facevid_clips" / self.dataset_name / self.config.name / key
+        d = cache_paths.clips_dir(self.cache_root, self.dataset_name, self.config.name, key)
         d.mkdir(parents=True, exist_ok=True)
         return d

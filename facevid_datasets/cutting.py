@@ -4,16 +4,24 @@ shared by the public-release builders (HDTF, CelebV-HQ, CelebV-Text, TalkingHead
 A builder turns the official metadata into `CutPlan`s (which source file, which labels, which
 split) and says, given the probed source, how to cut it (`CutSpec`). `CuttingBuilder` does the
 rest the same way for every dataset: report what cannot be made, cut each clip once with FFmpeg
-into `processed_dir()` (an existing output that probes fine is reused), probe the result and
-yield the common record. Generation is per clip, so `num_proc` shards the plans.
+into `processed_dir()`, probe the result and yield the common record. Generation is per clip, so
+`num_proc` shards the plans.
+
+A cut clip is keyed by everything that decides its content (`cut_key`): the source file's state
+(path, size, mtime), the span, the crop box, the output size, the audio and the encoder settings
+(`ENCODER`). A new version of the code that changes a crop (CelebV-HQ's box enlargement, say)
+therefore makes new clips for the crops that changed and reuses every other one; an unchanged
+load cuts nothing, and `download_mode="force_redownload"` cuts every clip again.
 """
 
 from __future__ import annotations
 
+import hashlib
+import json
 import logging
 import os
 from collections.abc import Iterator
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -28,6 +36,9 @@ from .raw import VIDEO_EXTENSIONS
 from .schema import ATTRIBUTES, SPLITS, empty_record
 
 logger = logging.getLogger(__name__)
+
+#: Encoder settings of every cut (FFmpeg libx264); part of each clip's key, so changing them re-cuts.
+ENCODER: dict[str, Any] = {"codec": "libx264", "crf": 18, "gop": None}
 
 
 def index_videos(folder: Path) -> dict[str, Path]:
@@ -108,19 +119,29 @@ def probe_or_none(path: Path) -> VideoInfo | None:
         return None
 
 
-def cut_once(src: Path, dst: Path, spec: CutSpec, *, keep_audio: bool) -> VideoInfo:
-    """Cut `spec` out of `src` into `dst` unless `dst` already probes fine; returns the clip's probe.
+def cut_key(src: Path, spec: CutSpec, *, keep_audio: bool) -> str:
+    """16 hex digits naming a clip's content: its source file's state, the spec, the audio, `ENCODER`."""
+    st = os.stat(src)
+    state = {"source": os.path.realpath(src), "size": st.st_size, "mtime_ns": st.st_mtime_ns,
+             "spec": asdict(spec), "audio": keep_audio, "encoder": ENCODER}  # fmt: skip
+    text = json.dumps(state, sort_keys=True, default=str)
+    return hashlib.blake2b(text.encode(), digest_size=8).hexdigest()
+
+
+def cut_once(src: Path, dst: Path, spec: CutSpec, *, keep_audio: bool, force: bool = False) -> VideoInfo:
+    """Cut `spec` out of `src` into `dst` unless `dst` already probes fine (or `force`); returns its probe.
 
     FFmpeg writes to a temporary name that is renamed at the end, so an interrupted build never
     leaves a half-written clip behind under the final name.
     """
-    info = probe_or_none(dst)
+    info = None if force else probe_or_none(dst)
     if info is not None:
         return info
     part = dst.with_name(f"{dst.stem}.part{os.getpid()}{dst.suffix}")
     try:
         cut_clip(src, part, start=spec.start, end=spec.end, start_frame=spec.start_frame, end_frame=spec.end_frame,
-                 crop=spec.crop, size=spec.size, keep_audio=keep_audio)  # fmt: skip
+                 crop=spec.crop, size=spec.size, keep_audio=keep_audio, crf=ENCODER["crf"],
+                 gop=ENCODER["gop"])  # fmt: skip
         os.replace(part, dst)
     finally:
         part.unlink(missing_ok=True)
@@ -167,6 +188,7 @@ class CuttingBuilder(FaceVidBuilder):
     # -- shared machinery -----------------------------------------------------------------------
 
     def _split_generators(self, dl_manager: datasets.DownloadManager) -> list[datasets.SplitGenerator]:
+        self.announce_terms()
         if self.config.name == "cleaned":
             return self._cleaned_split_generators()
         report = self.report
@@ -221,12 +243,11 @@ class CuttingBuilder(FaceVidBuilder):
         """Cut (or reuse) the clip of `plan` and return its record, with the clip's own probe."""
         assert plan.source is not None
         if plan.cut:
-            out = self.processed_dir() / f"{plan.clip_id}.mp4"
-            info = probe_or_none(out)
-            if info is None:
-                source = probe(plan.source)
-                spec = self.cut_spec(plan, source)
-                info = cut_once(plan.source, out, spec, keep_audio=source.has_audio)
+            source = probe(plan.source)
+            spec = self.cut_spec(plan, source)
+            key = cut_key(plan.source, spec, keep_audio=source.has_audio)
+            out = self.processed_dir() / f"{plan.clip_id}-{key}.mp4"
+            info = cut_once(plan.source, out, spec, keep_audio=source.has_audio, force=self._force)
         else:
             out, info = plan.source, probe(plan.source)
         rec = empty_record()

@@ -11,7 +11,7 @@ import pytest
 from facevid_datasets.builders import builder_class
 
 import facevid_datasets as fd
-from facevid_datasets import vocab
+from facevid_datasets import cache_paths, vocab
 from facevid_datasets.errors import DatasetNotFound
 from facevid_datasets.media import decode_clip, run_ffmpeg
 from facevid_datasets.parsing import enlarge_square_box
@@ -30,7 +30,7 @@ def _load(name, root, cache, config=None, **kw):
 
 def _report(name, cache, config="default"):
     cls = builder_class(name)
-    rows = BuildReport(cache / "facevid_reports" / cls.NAME.replace("-", "_") / config / "build_report.tsv").rows()
+    rows = BuildReport(cache_paths.report_file(cache, cls.NAME.replace("-", "_"), config)).rows()
     return {r.clip_id: r for r in rows}
 
 
@@ -105,12 +105,14 @@ def test_hdtf_build(hdtf_release, tmp_path):
     intervals = {"Radio1_0", "Radio1_1", "Radio2_0", "Radio3_0", "Radio5_0"}
     assert set(records) | (set(report) & intervals) == intervals and not set(records) & set(report)
 
-    # a second load reuses the Arrow cache; a forced rebuild reuses the cut clips
+    # a second load reuses the Arrow cache; a forced rebuild cuts every clip again (same files)
     before = _mtimes(records)
     again, _ = _load("hdtf", hdtf_release, cache)
     assert _mtimes(again) == before
     rebuilt, _ = _load("hdtf", hdtf_release, cache, download_mode="force_redownload")
-    assert _mtimes(rebuilt) == before
+    after = _mtimes(rebuilt)
+    assert after.keys() == before.keys() and all(after[c] != before[c] for c in before)
+    assert {r["video"]["path"] for r in rebuilt.values()} == {r["video"]["path"] for r in records.values()}
 
 
 def test_hdtf_missing_metadata_and_videos(tmp_path, hdtf_release):

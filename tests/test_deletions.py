@@ -11,6 +11,7 @@ import pytest
 from typer.testing import CliRunner
 
 import facevid_datasets as fd
+from facevid_datasets import cache_paths
 from facevid_datasets.licence.deletions import (
     WITHHELD,
     DeletionList,
@@ -60,21 +61,31 @@ def test_from_file_errors_name_the_file(tmp_path):
 
 
 @pytest.mark.parametrize(
-    ("clip_id", "videos"),
+    ("dataset", "clip_id", "videos"),
     [
-        ("Czb5Ml9VDsI_0", ("Czb5Ml9VDsI",)),  # CelebV-HQ
-        ("hDf4PjXl64Q_35_2", ("hDf4PjXl64Q_35", "hDf4PjXl64Q")),  # CelebV-Text's doubled suffix
-        ("WA1L8vXkSKQ_0001_S370_E849_L115_T107_R515_B507", ("WA1L8vXkSKQ_0001", "WA1L8vXkSKQ")),  # TH1KH tube
-        ("Radio11_0", ("Radio11",)),  # HDTF interval
-        ("id00017__mjZ87sK6cA_00001", ("_mjZ87sK6cA", "id00017")),  # VoxCeleb2, builder's id; then the speaker
-        ("id00017/_mjZ87sK6cA/00001", ("_mjZ87sK6cA", "id00017")),  # VoxCeleb2, path form
-        ("000680", ()),  # collected: its own video
-        ("RS127258_segment_049_7350_0", ("RS127258",)),
-        ("Czb5Ml9VDsI_0_s001", ("Czb5Ml9VDsI_0", "Czb5Ml9VDsI")),  # a segment a curation cut
+        ("celebv-hq", "Czb5Ml9VDsI_0", ("Czb5Ml9VDsI",)),
+        ("celebv-text", "hDf4PjXl64Q_35_2", ("hDf4PjXl64Q_35", "hDf4PjXl64Q")),  # CelebV-Text's doubled suffix
+        ("talkinghead-1kh", "WA1L8vXkSKQ_0001_S370_E849_L115_T107_R515_B507", ("WA1L8vXkSKQ_0001", "WA1L8vXkSKQ")),
+        ("hdtf", "Radio11_0", ("Radio11",)),  # HDTF interval
+        ("voxceleb2", "id00017__mjZ87sK6cA_00001", ("_mjZ87sK6cA", "id00017")),  # the video, then the speaker
+        ("facevid-1k", "000680", ()),  # collected: its own video
+        ("facevid-1k", "RS127258_segment_049_7350_0", ("RS127258",)),
+        ("facevid-1k", "WA1L8vXkSKQ_0001_S370_E849_L115_T107_R515_B507", ("WA1L8vXkSKQ_0001", "WA1L8vXkSKQ")),
+        ("facevid-1k", "hDf4PjXl64Q_35_2", ("hDf4PjXl64Q_35", "hDf4PjXl64Q")),  # the public part keeps its names
+        ("celebv-hq", "Czb5Ml9VDsI_0_s001", ("Czb5Ml9VDsI_0", "Czb5Ml9VDsI")),  # a segment a curation cut
     ],
 )
-def test_video_ids_of_naming_conventions(clip_id, videos):
-    assert video_ids_of(clip_id) == videos
+def test_video_ids_of_is_the_rule_each_description_declares(dataset, clip_id, videos):
+    assert video_ids_of(clip_id, dataset) == videos
+    assert set(videos) <= set(video_ids_of(clip_id))  # no dataset known: every known dataset's rule
+
+
+def test_path_form_names_the_voxceleb2_clip():
+    d = DeletionList.parse("id00017/_mjZ87sK6cA/00001\n").bound("voxceleb2")
+    assert list(d.ids) == ["id00017__mjZ87sK6cA_00001"]
+    assert d.covers("id00017__mjZ87sK6cA_00001") and not d.covers("id00017__mjZ87sK6cA_00002")
+    speaker = DeletionList.parse("id00017\n").bound("voxceleb2")
+    assert speaker.covers("id00017__mjZ87sK6cA_00002") and not speaker.covers("id00018__mjZ87sK6cA_00002")
 
 
 def test_covers_clip_and_source_video():
@@ -241,6 +252,11 @@ def _hdtf_release(root: Path) -> Path:
     return root
 
 
+def _cut_clips(cache: Path) -> list[str]:
+    """Clip ids of the clips cut into the cache (file names are `<clip>-<content key>.mp4`)."""
+    return sorted(p.stem.rsplit("-", 1)[0] for p in cache_paths.clips_root(cache).rglob("*.mp4"))
+
+
 def test_forget_a_source_video_of_a_cutting_builder(tmp_path):
     from facevid_datasets.licence.forget import forget
 
@@ -248,12 +264,12 @@ def test_forget_a_source_video_of_a_cutting_builder(tmp_path):
     ds = fd.load_dataset("hdtf", data_dir=str(root), cache_dir=str(cache))
     assert sorted(r for s in ds.values() for r in s["clip_id"]) == ["Radio1_0", "Radio1_1", "Radio2_0"]
     res = forget("hdtf", ["Radio1"], cache_dir=cache, release_root=root)
-    removed = {c.path.name for c in res.changes if c.action == "removed"}
-    assert removed == {"Radio1_0.mp4", "Radio1_1.mp4", "hdtf-train.arrow"}  # the train split held Radio1 only
+    removed = {c.path.name.split("-")[0] if c.path.suffix == ".mp4" else c.path.name
+               for c in res.changes if c.action == "removed"}  # fmt: skip
+    assert removed == {"Radio1_0", "Radio1_1", "hdtf-train.arrow"}  # the train split held Radio1 only
     again = fd.load_dataset("hdtf", data_dir=str(root), cache_dir=str(cache))
     assert [r for s in again.values() for r in s["clip_id"]] == ["Radio2_0"]
-    clips = sorted(p.name for p in (cache / "facevid_clips").rglob("*.mp4"))
-    assert clips == ["Radio2_0.mp4"] and (root / "videos" / "Radio1.mp4").is_file()
+    assert _cut_clips(cache) == ["Radio2_0"] and (root / "videos" / "Radio1.mp4").is_file()
     assert forget("hdtf", ["Radio1"], cache_dir=cache, check=True).present == []
 
 
@@ -262,8 +278,8 @@ def test_shipped_list_withholds_clips_of_a_cutting_builder(tmp_path):
     (root / "deletions.txt").write_text("Radio1\n")
     ds = fd.load_dataset("hdtf", data_dir=str(root), cache_dir=str(cache))
     assert [r for s in ds.values() for r in s["clip_id"]] == ["Radio2_0"]
-    assert sorted(p.name for p in (cache / "facevid_clips").rglob("*.mp4")) == ["Radio2_0.mp4"]  # never cut
-    rows = BuildReport(cache / "facevid_reports" / "hdtf" / "default" / "build_report.tsv").rows()
+    assert _cut_clips(cache) == ["Radio2_0"]  # never cut
+    rows = BuildReport(cache_paths.report_file(cache, "hdtf", "default")).rows()
     assert sorted((r.clip_id, r.status) for r in rows) == [("Radio1_0", WITHHELD), ("Radio1_1", WITHHELD)]
 
 

@@ -1,4 +1,5 @@
-"""Parsers of the official metadata files, on small strings: every format variant and defect of DOMAIN.md."""
+"""Parsers of the official metadata files, on small strings: every format variant and defect each builder's
+module docstring documents."""
 
 from __future__ import annotations
 

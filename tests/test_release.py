@@ -9,6 +9,7 @@ import shutil
 from pathlib import Path
 
 import pytest
+from facevid_datasets.builders.facevid_1k import origin_from_name
 
 from facevid_datasets import splits
 from facevid_datasets.errors import AnnotationError, MediaError
@@ -17,7 +18,6 @@ from facevid_datasets.raw import (
     assign_index_splits,
     build_index,
     normalize_source,
-    origin_from_name,
     parse_row,
     split_counts,
 )

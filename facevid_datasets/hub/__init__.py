@@ -15,18 +15,17 @@ Without access the user gets an `AccessError` naming the licence, the page where
 requested (for DH-FaceVid-1K also the application form) and how to log in; 401 (not logged in)
 and 403 (logged in, not approved) read differently. No message ever contains the token.
 
-Repo ids: `HUB_REPOS` lists the defaults (none is published yet); `repo_id=` or the environment
-variable `FACEVID_HUB_REPO_<NAME>` (e.g. `FACEVID_HUB_REPO_FACEVID_1K`) sets one.
+Repo ids: each dataset's description (`DESCRIPTION.hub_repo` in its builder module) names the
+official repo, None where none is published; `repo_id=` or the environment variable
+`FACEVID_HUB_REPO_<NAME>` (e.g. `FACEVID_HUB_REPO_FACEVID_1K`) sets one.
 """
 
-from .access import APPLICATION_FORMS, HUB_REPOS, AccessError, access_message, endpoint_url, env_var, hub_repo
+from .access import AccessError, access_message, endpoint_url, env_var, hub_repo
 from .fetch import UnsafeListing, check_listing, download
 from .select import select_files
 from .verify import VerificationError, expected_hash, file_hash, verify_files
 
 __all__ = [
-    "APPLICATION_FORMS",
-    "HUB_REPOS",
     "AccessError",
     "UnsafeListing",
     "VerificationError",

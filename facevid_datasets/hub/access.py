@@ -9,22 +9,15 @@ import os
 from huggingface_hub import constants, get_token
 from huggingface_hub.utils import GatedRepoError, HfHubHTTPError, RepositoryNotFoundError, RevisionNotFoundError
 
+from ..description import DatasetDescription
 from ..errors import FaceVidError
 
-#: Gated Hub dataset repo of each dataset. None: no official repo id has been published; set one
-#: with `repo_id=` or FACEVID_HUB_REPO_<NAME>.
-HUB_REPOS: dict[str, str | None] = {
-    "facevid-1k": None,
-    "talkingface-wild": None,
-    "hdtf": None,
-    "celebv-hq": None,
-    "celebv-text": None,
-    "talkinghead-1kh": None,
-    "voxceleb2": None,
-}
 
-#: Where DH-FaceVid-1K access is applied for before the Hub request is approved.
-APPLICATION_FORMS = {"facevid-1k": "the application form linked from https://luna-ai-lab.github.io/DH-FaceVid-1K/"}
+def _description(name: str) -> DatasetDescription | None:
+    """The dataset's description (its Hub repo, licence and application form), None for an unknown name."""
+    from ..builders import description, is_known
+
+    return description(name) if is_known(name) else None
 
 
 class AccessError(FaceVidError):
@@ -37,8 +30,12 @@ def env_var(name: str) -> str:
 
 
 def hub_repo(name: str, repo_id: str | None = None) -> str | None:
-    """Repo id for dataset `name`: the argument, else FACEVID_HUB_REPO_<NAME>, else `HUB_REPOS`."""
-    return repo_id or os.environ.get(env_var(name)) or HUB_REPOS.get(name.replace("_", "-").lower())
+    """Repo id for dataset `name`: the argument, else FACEVID_HUB_REPO_<NAME>, else the official repo its
+    description names (`hub_repo`; None where none is published)."""
+    if repo_id or os.environ.get(env_var(name)):
+        return repo_id or os.environ.get(env_var(name))
+    desc = _description(name)
+    return desc.hub_repo if desc is not None else None
 
 
 def endpoint_url(endpoint: str | None = None) -> str:
@@ -47,19 +44,16 @@ def endpoint_url(endpoint: str | None = None) -> str:
 
 
 def _licence(name: str) -> str:
-    from ..builders import builder_class
-
-    try:
-        return builder_class(name).LICENSE
-    except KeyError:
-        return "see the dataset card"
+    desc = _description(name)
+    return desc.licence if desc is not None else "see the dataset card"
 
 
 def access_message(name: str, repo_id: str, endpoint: str, status: int | None, *, token_known: bool,
                    reason: str = "") -> str:  # fmt: skip
     """What a user without access reads: licence, where to ask, how to log in; never the token."""
     page = f"{endpoint}/datasets/{repo_id}"
-    form = APPLICATION_FORMS.get(name)
+    desc = _description(name)
+    form = desc.application_form if desc is not None else None
     ask = f"Request access on {page}" + (f" after applying with {form} (manual review, 2-3 days)" if form else "")
     login = "log in with `hf auth login`, or set HF_TOKEN, or pass token=... (facevid download --token ...)"
     manual = f"Files obtained by another route: load_dataset({name!r}, data_dir='/path/to/files')."

@@ -21,7 +21,6 @@ from __future__ import annotations
 import math
 import os
 from dataclasses import dataclass, field
-from importlib.resources import files
 from pathlib import Path
 from typing import Any
 
@@ -30,6 +29,8 @@ import pyarrow.parquet as pq
 from datasets.table import embed_table_storage
 from datasets.utils.py_utils import convert_file_size_to_int
 from huggingface_hub import DatasetCard, DatasetCardData
+
+from .. import cache_paths
 
 #: Rows per Parquet row group: few, since each row carries a whole video.
 ROW_GROUP_ROWS = 16
@@ -82,8 +83,8 @@ def allowed_roots(builder: datasets.DatasetBuilder) -> list[str]:
         roots.append(Path(os.path.expanduser(data_dir)))
     elif builder.config.name == "sample" and sample is not None:
         roots.append(Path(sample))
-    cache = Path(builder._cache_dir_root)
-    roots += [cache / "facevid_clips", cache / "facevid_hub"]
+    cache = cache_paths.cache_root(builder)
+    roots += [cache_paths.clips_root(cache), cache_paths.hub_root(cache)]
     return [os.path.realpath(r) for r in roots]
 
 
@@ -133,8 +134,10 @@ def card_for(name: str, config: str, splits: list[str], fmt: str = "parquet") ->
             "data_files": [{"split": s, "path": pattern.format(config=config, split=s)} for s in splits],
         }
     ]
-    src = Path(str(files("facevid_datasets.dataset_cards") / f"{name}.md"))
-    if src.is_file():
+    from ..builders import description, is_known
+
+    src = description(name).card_path if is_known(name) else None
+    if src is not None and src.is_file():
         card = DatasetCard.load(src)
         card.data.configs = configs
         return card

@@ -23,6 +23,7 @@ def forget_cmd(
     """Remove listed clips from the build cache, probe cache, curation, training copies, exports and reports,
     and append one audit line per listed id. The lists of --root (its deletions.txt) and of the gated
     --repo-id are applied too."""
+    from .. import cache_paths
     from .deletions import DeletionList, load_deletions
     from .forget import default_cache_dir, forget
 
@@ -32,7 +33,7 @@ def forget_cmd(
     if ids is None and root is None and repo_id is None:
         typer.echo("facevid forget: give the deletion list with --ids FILE (or --root / --repo-id)", err=True)
         raise typer.Exit(2)
-    hub_dir = (cache_dir or default_cache_dir()) / "facevid_hub" / repo_id.replace("/", "--") if repo_id else None
+    hub_dir = cache_paths.hub_dir(cache_dir or default_cache_dir(), repo_id) if repo_id else None
     deletions = load_deletions(name, ids=ids if ids is not None else DeletionList(), root=root, repo_id=repo_id,
                                hub_dir=hub_dir, strict=True)  # fmt: skip
     res = forget(name, deletions, cache_dir=cache_dir, extra_dirs=also, delete_source=delete_source,

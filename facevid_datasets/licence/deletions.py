@@ -33,6 +33,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from .. import cache_paths
+from ..description import DatasetDescription
 from ..errors import FaceVidError
 
 if TYPE_CHECKING:
@@ -48,56 +50,63 @@ LIST_NAME = "deletions.txt"
 WITHHELD = "withheld"
 
 _ID = re.compile(r"^[A-Za-z0-9_-]{1,200}$")
-_VOX_PATH = re.compile(r"^(id\d{5})/([A-Za-z0-9_-]{11})/(\d{5})$")
-_VOX_JOINED = re.compile(r"^(id\d{5})_([A-Za-z0-9_-]{11})_(\d{5})$")
-_TH1KH = re.compile(r"^(([A-Za-z0-9_-]{11})_\d{4})_S\d+_E\d+_L\d+_T\d+_R\d+_B\d+$")
-_COLLECTED_SEGMENT = re.compile(r"^(RS\d+)_segment_\d+_\d+_\d+$")
 _CURATION_SEGMENT = re.compile(r"^(.+)_s\d{3}$")
-_CUT_INDEX = re.compile(r"^(.*[A-Za-z].*?)_\d+$")
 _YOUTUBE_URL = re.compile(r"^https?://(?:www\.|m\.)?(?:youtube\.com/watch\?(?:.*&)?v=|youtu\.be/)([A-Za-z0-9_-]{11})")
 _TOKEN = re.compile(r"[A-Za-z0-9_-]+")
 _VIDEO_EXT = re.compile(r"\.(mp4|mkv|webm|mov|avi|m4a|wav)$", re.IGNORECASE)
-#: Keys of a record's `original` JSON that name the source video (CelebV `ytb_id`, VoxCeleb2
-#: `youtube_id`, HDTF `video`, TalkingHead-1KH `video_name` = `<ytid>_<chunk>`).
-VIDEO_KEYS = ("ytb_id", "youtube_id", "video_id", "video", "video_name")
 
 
 class DeletionListError(FaceVidError):
     """A deletion list could not be read or fetched; the message names the file or repo."""
 
 
-def video_ids_of(clip_id: str) -> tuple[str, ...]:
-    """Source video ids a clip id was cut from, nearest first, by the datasets' naming (DOMAIN.md).
+def describe(dataset: DatasetDescription | str | None) -> DatasetDescription | None:
+    """The description of `dataset` (a description, or a name this package knows), else None."""
+    if dataset is None or isinstance(dataset, DatasetDescription):
+        return dataset
+    from ..builders import description, is_known
 
-    `Czb5Ml9VDsI_0` -> (`Czb5Ml9VDsI`,); a TH1KH tube -> (`<ytid>_<chunk>`, `<ytid>`); HDTF
+    return description(dataset) if is_known(dataset) else None
+
+
+def _all_descriptions() -> list[DatasetDescription]:
+    from ..builders import descriptions
+
+    return descriptions()
+
+
+def video_ids_of(clip_id: str, dataset: DatasetDescription | str | None = None) -> tuple[str, ...]:
+    """Source video ids a clip id was cut from, nearest first, by the rule its dataset's description declares.
+
+    With `dataset` (a description or a name), that dataset's `video_ids` rule: CelebV-HQ
+    `Czb5Ml9VDsI_0` -> (`Czb5Ml9VDsI`,); a TalkingHead-1KH tube -> (`<ytid>_<chunk>`, `<ytid>`); HDTF
     `Radio11_0` -> (`Radio11`,); VoxCeleb2 `id00017__mjZ87sK6cA_00001` -> (`_mjZ87sK6cA`, `id00017`:
-    the speaker's folder, so a speaker's request covers all their clips);
-    `RS127258_segment_049_7350_0` -> (`RS127258`,); a curation segment `<clip>_s001` -> `<clip>`
-    and its videos. A collected `000680` is its own video: ().
+    the speaker, so a speaker's request covers all their clips); DH-FaceVid-1K
+    `RS127258_segment_049_7350_0` -> (`RS127258`,) and `000680` (its own video) -> (). Without a
+    known dataset, the ids every known dataset's rule gives. A segment a curation cut, `<clip>_s001`,
+    is covered by `<clip>` and its videos, whatever the dataset.
     """
     out: list[str] = []
-    cid = clip_id
+    cid = str(clip_id)
     m = _CURATION_SEGMENT.match(cid)
     if m:
         cid = m.group(1)
         out.append(cid)
-    for pattern, groups in ((_VOX_PATH, (2, 1)), (_VOX_JOINED, (2, 1)), (_TH1KH, (1, 2)), (_COLLECTED_SEGMENT, (1,))):
-        m = pattern.match(cid)
-        if m:
-            return tuple(out + [m.group(g) for g in groups])
-    # `<video>_<interval>` of cut sources (CelebV `<ytid>_<n>`, CelebV-Text `<ytid>_<n>_<m>`, HDTF
-    # `Radio11_0`); a purely numeric head is a collected clip's own id, not a video.
-    for _ in range(2):
-        m = _CUT_INDEX.match(cid)
-        if not m:
-            break
-        cid = m.group(1)
-        out.append(cid)
-    return tuple(out)
+    desc = describe(dataset)
+    if desc is not None:
+        out.extend(desc.source_video_ids(cid))
+    else:
+        for d in _all_descriptions():
+            out.extend(d.source_video_ids(cid))
+    return tuple(dict.fromkeys(out))
 
 
-def record_video_ids(record: dict[str, Any]) -> tuple[str, ...]:
-    """Source video ids a record names in its fields (`original` JSON, `video` file stem) and clip id."""
+def record_video_ids(record: dict[str, Any], dataset: DatasetDescription | str | None = None) -> tuple[str, ...]:
+    """Source video ids a record names in its fields (`original` JSON, `video` file stem) and clip id.
+
+    The keys of `original` read are the dataset's `video_keys` (every known dataset's without one);
+    each value is also run through the dataset's id rule (a TalkingHead-1KH chunk -> its YouTube id)."""
+    desc = describe(dataset if dataset is not None else record.get("dataset"))
     found: list[str] = []
     original = record.get("original")
     if isinstance(original, str) and original:
@@ -106,13 +115,12 @@ def record_video_ids(record: dict[str, Any]) -> tuple[str, ...]:
         except json.JSONDecodeError:
             original = None
     if isinstance(original, dict):
-        for key in VIDEO_KEYS:
+        keys = desc.video_keys if desc is not None else {k: 0 for d in _all_descriptions() for k in d.video_keys}
+        for key in keys:
             v = original.get(key)
             if isinstance(v, str) and v:
                 found.append(v)
-                m = re.match(r"^([A-Za-z0-9_-]{11})_\d{4}$", v)  # TH1KH chunk -> its YouTube video
-                if m:
-                    found.append(m.group(1))
+                found.extend(video_ids_of(v, desc))
     path = _video_path(record)
     if path:
         stem = Path(str(path)).name.split(".")[0]
@@ -120,7 +128,7 @@ def record_video_ids(record: dict[str, Any]) -> tuple[str, ...]:
             found.append(stem)
     cid = record.get("clip_id")
     if cid:
-        found.extend(video_ids_of(str(cid)))
+        found.extend(video_ids_of(str(cid), desc))
     return tuple(dict.fromkeys(found))
 
 
@@ -132,15 +140,18 @@ def _video_path(record: dict[str, Any]) -> str | None:
 
 
 def normalize_id(text: str) -> str | None:
-    """The id a list line means (a YouTube URL gives its video id, a file name its stem), or None."""
+    """The id a list line means (a YouTube URL gives its video id, a file name its stem, a path
+    `a/b/c` the clip id `a_b_c`), or None."""
     s = text.strip()
     m = _YOUTUBE_URL.match(s)
     if m:
         return m.group(1)
     s = _VIDEO_EXT.sub("", s)
-    m = _VOX_PATH.match(s)
-    if m:
-        return "_".join(m.groups())
+    if "/" in s:  # a path form names the clip whose id joins its parts (VoxCeleb2 `id00017/<ytid>/00001`)
+        parts = s.strip("/").split("/")
+        if all(_ID.match(p) and re.search(r"[A-Za-z0-9]", p) for p in parts):
+            return "_".join(parts)
+        return None
     if _ID.match(s) and re.search(r"[A-Za-z0-9]", s):
         return s
     return None
@@ -153,6 +164,9 @@ class DeletionList:
     ids: dict[str, str] = field(default_factory=dict)  # id -> "file:line" it was read from
     sources: list[str] = field(default_factory=list)
     problems: list[str] = field(default_factory=list)  # "file:line: why", one per bad line
+    #: The dataset the list applies to: its description's id rules decide which clips an id covers
+    #: (None: a record's own `dataset`, else every known dataset's rules).
+    dataset: DatasetDescription | None = None
 
     @classmethod
     def parse(cls, text: str, source: str = "<ids>") -> DeletionList:
@@ -198,7 +212,12 @@ class DeletionList:
         ids = dict(self.ids)
         for k, v in other.ids.items():
             ids.setdefault(k, v)
-        return DeletionList(ids, self.sources + other.sources, self.problems + other.problems)
+        return DeletionList(ids, self.sources + other.sources, self.problems + other.problems,
+                            self.dataset or other.dataset)  # fmt: skip
+
+    def bound(self, dataset: DatasetDescription | str | None) -> DeletionList:
+        """The same ids, applied with `dataset`'s id rules."""
+        return DeletionList(self.ids, self.sources, self.problems, describe(dataset) or self.dataset)
 
     def __len__(self) -> int:
         return len(self.ids)
@@ -209,39 +228,51 @@ class DeletionList:
     def __contains__(self, ident: object) -> bool:
         return ident in self.ids
 
-    def match(self, clip_id: str, video_id: str | None = None, record: dict[str, Any] | None = None) -> str | None:
-        """The listed id that covers this clip (itself, its source video, a video its record names), or None."""
+    def match(self, clip_id: str, video_id: str | None = None, record: dict[str, Any] | None = None,
+              dataset: DatasetDescription | str | None = None) -> str | None:  # fmt: skip
+        """The listed id that covers this clip (itself, its source video, a video its record names), or None.
+
+        The id rules are those of `dataset`, else of the record's `dataset`, else of the list's."""
         cid = str(clip_id)
         if cid in self.ids:
             return cid
         norm = normalize_id(cid) if ("/" in cid or "." in cid) else None  # path form, or a file name
         if norm is not None and norm in self.ids:
             return norm
-        for v in ([video_id] if video_id else []) + list(video_ids_of(norm or cid)):
+        desc = describe(dataset) or (describe(record.get("dataset")) if record else None) or self.dataset
+        for v in ([video_id] if video_id else []) + list(video_ids_of(norm or cid, desc)):
             if v in self.ids:
                 return v
         if record is not None and self._mentioned(record):
-            for v in record_video_ids(record):
+            for v in record_video_ids(record, desc):
                 if v in self.ids:
                     return v
         return None
 
     def _mentioned(self, record: dict[str, Any]) -> bool:
-        """Cheap pre-check: does any listed id appear as a word in the record's `original` or video path?
-        (Parsing every record's JSON costs seconds on a 270k-clip release.)"""
+        """Cheap pre-check: does any listed id appear in the record's `original` or video path, as a word
+        or a run of its `_`-separated parts (`WA1L8vXkSKQ` in `WA1L8vXkSKQ_0001`)? Parsing every record's
+        JSON costs seconds on a 270k-clip release."""
         text = f"{record.get('original') or ''} {_video_path(record) or ''}"
-        tokens = set(_TOKEN.findall(text))
-        if not tokens.isdisjoint(self.ids):
-            return True
-        return any(len(t) == 16 and t[11] == "_" and t[:11] in self.ids for t in tokens)  # TH1KH `<ytid>_<chunk>`
+        for token in set(_TOKEN.findall(text)):
+            if token in self.ids:
+                return True
+            parts = token.split("_")
+            for i in range(len(parts)):
+                for j in range(i + 1, len(parts) + 1):
+                    if "_".join(parts[i:j]) in self.ids:
+                        return True
+        return False
 
-    def covers(self, clip_id: str, video_id: str | None = None) -> bool:
+    def covers(self, clip_id: str, video_id: str | None = None,
+               dataset: DatasetDescription | str | None = None) -> bool:  # fmt: skip
         """Whether the list names this clip or its source video (given, or derived from the clip id)."""
-        return self.match(clip_id, video_id) is not None
+        return self.match(clip_id, video_id, dataset=dataset) is not None
 
-    def reason(self, clip_id: str, video_id: str | None = None, record: dict[str, Any] | None = None) -> str | None:
+    def reason(self, clip_id: str, video_id: str | None = None, record: dict[str, Any] | None = None,
+               dataset: DatasetDescription | str | None = None) -> str | None:  # fmt: skip
         """Why the clip is withheld ("deletion request: clip listed in FILE:LINE"), or None."""
-        hit = self.match(clip_id, video_id, record)
+        hit = self.match(clip_id, video_id, record, dataset)
         if hit is None:
             return None
         what = "clip" if hit == str(clip_id) else f"source video {hit}"
@@ -307,7 +338,7 @@ def hub_deletions(
 
 
 def load_deletions(
-    name: str,
+    name: DatasetDescription | str,
     *,
     ids: DeletionList | str | Path | Iterable[str] | None = None,
     root: str | Path | None = None,
@@ -322,15 +353,16 @@ def load_deletions(
 
     A Hub list that cannot be fetched (offline, no earlier copy) is a warning and a problem line, so an
     offline load of a cached build still works; `strict=True` raises DeletionListError instead."""
-    out = DeletionList.of(ids)
+    out = DeletionList.of(ids).bound(name)
     if root is not None and (Path(root) / LIST_NAME).is_file():
         out = out.merge(DeletionList.from_file(Path(root) / LIST_NAME))
+    label = name.name if isinstance(name, DatasetDescription) else name
     if repo_id:
         local = hub_dir or root
         if local is None:
             raise ValueError("load_deletions: repo_id needs hub_dir (or root) to keep the downloaded list in")
         try:
-            got = hub_deletions(name, repo_id, local, revision=revision, token=token)
+            got = hub_deletions(label, repo_id, local, revision=revision, token=token)
         except DeletionListError as e:
             if strict:
                 raise
@@ -339,14 +371,14 @@ def load_deletions(
         if got is not None and not (root is not None and Path(got).resolve() == (Path(root) / LIST_NAME).resolve()):
             out = out.merge(DeletionList.from_file(got))
     for line in out.problems:
-        logger.warning("%s: %s", name, line)
+        logger.warning("%s: %s", label, line)
     return out
 
 
 def forgotten_list(cache_dir: str | Path, name: str) -> Path:
     """The ids `facevid forget` removed from this cache's copies of `name`, kept so a rebuild from the
     (untouched) release does not bring them back: `<cache_dir>/facevid_forget/<name>/deletions.txt`."""
-    return Path(cache_dir) / "facevid_forget" / name / LIST_NAME
+    return cache_paths.forget_list(cache_dir, name)
 
 
 def builder_deletions(builder: Any, root: str | Path | None = None) -> DeletionList:
@@ -367,11 +399,10 @@ def builder_deletions(builder: Any, root: str | Path | None = None) -> DeletionL
         from ..hub import hub_repo
 
         repo_id = hub_repo(builder.NAME, getattr(cfg, "hub_repo", None) or getattr(builder, "repo_id", None))
-    hub_dir = None
-    if repo_id:
-        hub_dir = Path(builder._cache_dir_root) / "facevid_hub" / repo_id.replace("/", "--")
-    local = forgotten_list(builder._cache_dir_root, builder.NAME)
-    return load_deletions(builder.NAME, ids=local if local.is_file() else None, root=root, repo_id=repo_id,
+    cache = cache_paths.cache_root(builder)
+    hub_dir = cache_paths.hub_dir(cache, repo_id) if repo_id else None
+    local = forgotten_list(cache, builder.NAME)
+    return load_deletions(builder.DESCRIPTION, ids=local if local.is_file() else None, root=root, repo_id=repo_id,
                           revision=getattr(cfg, "revision", None), token=getattr(builder, "token", None),
                           hub_dir=hub_dir)  # fmt: skip
 
@@ -431,23 +462,27 @@ def iter_kept(records: Iterable[dict[str, Any]], hook: Withholder) -> Iterator[d
             yield r
 
 
-def _columns(data: Any) -> tuple[list[str], list[Any], list[Any]]:
-    """(clip ids, `original` values, video paths) of a Dataset (three Arrow columns, nothing decoded),
-    of records, or of bare ids."""
+def _columns(data: Any) -> tuple[list[str], list[Any], list[Any], list[Any]]:
+    """(clip ids, `original` values, video paths, `dataset` values) of a Dataset (four Arrow columns,
+    nothing decoded), of records, or of bare ids."""
     import datasets
 
     if isinstance(data, datasets.Dataset):
-        cols = [c for c in ("clip_id", "original", "video") if c in data.column_names]
+        cols = [c for c in ("clip_id", "original", "video", "dataset") if c in data.column_names]
         table = data.select_columns(cols).with_format("arrow")[:]
         ids = table.column("clip_id").to_pylist()
-        orig = table.column("original").to_pylist() if "original" in cols else [None] * len(ids)
-        paths = table.column("video").combine_chunks().field("path").to_pylist() if "video" in cols else orig
-        return ids, orig, paths
+        none = [None] * len(ids)
+        orig = table.column("original").to_pylist() if "original" in cols else none
+        paths = table.column("video").combine_chunks().field("path").to_pylist() if "video" in cols else none
+        names = table.column("dataset").to_pylist() if "dataset" in cols else none
+        return ids, orig, paths, names
     items = list(data)
     if items and isinstance(items[0], dict):
         paths = [(r.get("video") or {}).get("path") if isinstance(r.get("video"), dict) else None for r in items]
-        return [r["clip_id"] for r in items], [r.get("original") for r in items], paths
-    return [str(x) for x in items], [None] * len(items), [None] * len(items)
+        names = [r.get("dataset") for r in items]
+        return [r["clip_id"] for r in items], [r.get("original") for r in items], paths, names
+    none = [None] * len(items)
+    return [str(x) for x in items], none, none, none
 
 
 def covered_rows(records_or_ids: Any, deletions: DeletionList) -> dict[int, tuple[str, str]]:
@@ -455,8 +490,8 @@ def covered_rows(records_or_ids: Any, deletions: DeletionList) -> dict[int, tupl
     if not deletions:
         return {}
     out = {}
-    for i, (cid, orig, path) in enumerate(zip(*_columns(records_or_ids), strict=True)):
-        rec = {"clip_id": cid, "original": orig, "video": {"path": path} if path else None}
+    for i, (cid, orig, path, name) in enumerate(zip(*_columns(records_or_ids), strict=True)):
+        rec = {"clip_id": cid, "original": orig, "video": {"path": path} if path else None, "dataset": name}
         why = deletions.reason(cid, record=rec)
         if why is not None:
             out[i] = (cid, why)

@@ -40,6 +40,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 
+from .. import cache_paths
 from .deletions import DeletionList, forgotten_list
 from .scan import Change, CopyScan
 
@@ -94,14 +95,12 @@ class ForgetResult:
 
 def default_cache_dir() -> Path:
     """The `datasets` cache this package's builders use when no `cache_dir` is given."""
-    import datasets
-
-    return Path(datasets.config.HF_DATASETS_CACHE)
+    return cache_paths.default_cache_dir()
 
 
 def default_audit_log(cache_dir: str | Path | None = None) -> Path:
     """Where `forget` appends its audit lines: `<cache_dir>/facevid_forget/audit.jsonl`."""
-    return Path(cache_dir or default_cache_dir()) / "facevid_forget" / "audit.jsonl"
+    return cache_paths.audit_log(cache_dir or default_cache_dir())
 
 
 # -- the entry point ------------------------------------------------------------------------------------
@@ -126,10 +125,10 @@ def forget(
     folder itself (metadata rows, videos, side files). `check=True` changes nothing and reports
     every copy still present.
     """
-    from ..builders import BUILDERS, builder_class
+    from ..builders import builder_class, names
 
     name = builder_class(name).NAME  # a clear KeyError for an unknown dataset
-    deletions = DeletionList.of(ids)
+    deletions = DeletionList.of(ids).bound(name)  # which clips an id covers is the dataset's own rule
     if delete_source and release_root is None:
         raise ValueError("forget: delete_source=True needs release_root (the release folder to delete from)")
     cache = Path(cache_dir) if cache_dir is not None else default_cache_dir()
@@ -143,10 +142,10 @@ def forget(
             fenced.append(Path(release_root))
     roots = [r for r in roots if r.exists()]
 
-    for other in BUILDERS:  # another builder's cache, cut clips and reports are not this dataset's copies
+    for other in names():  # another builder's cache, cut clips and reports are not this dataset's copies
         if other != name:
             dn = other.replace("-", "_")
-            fenced += [cache / dn, cache / "facevid_clips" / dn, cache / "facevid_reports" / dn]
+            fenced += [cache / dn, cache_paths.clips_root(cache, dn), cache_paths.reports_root(cache, dn)]
     protected = {log, *(Path(s) for s in deletions.sources if not s.startswith("<"))}
     result = ForgetResult(name, deletions, audit_log=log, check=check)
     result.problems += deletions.problems

@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from .. import cache_paths
 from .deletions import LIST_NAME, DeletionList
 from .files import (
     PATH_KEYS,
@@ -114,7 +115,7 @@ class CopyScan:
         if self.cache is None or not p.is_relative_to(self.cache) or p.parent == self.cache:
             return True
         top = p.relative_to(self.cache).parts[0]
-        return top.startswith("facevid_") or top in self.own
+        return top.startswith(cache_paths.PREFIX) or top in self.own
 
     # -- walking ----------------------------------------------------------------------------------
 

@@ -43,7 +43,6 @@ from .layout import (
     VIDEO_EXTENSIONS,
     UnsafePath,
     normalize_source,
-    origin_from_name,
     safe_relpath,
 )
 from .records import make_record
@@ -68,7 +67,6 @@ __all__ = [
     "make_record",
     "metadata_tables",
     "normalize_source",
-    "origin_from_name",
     "parse_row",
     "safe_relpath",
     "split_counts",

@@ -142,11 +142,13 @@ def build_index(
     *,
     origin: Callable[[str], str | None] = lambda cid: None,
     language: Callable[[str], str | None] = lambda rel: None,
+    identity: Callable[[str], str | None] = lambda cid: None,
 ) -> ReleaseIndex:
     """Read a release folder once: metadata rows (checked), videos on disk, side files, problems.
 
     `origin(name)` recognises a clip's origin from its file name; `language(relpath)` a language
-    from its folder; each used only when the metadata does not say.
+    from its folder; `identity(clip_id)` the person from the clip id (the dataset's naming rule);
+    each used only when the metadata does not say.
     """
     root = Path(root)
     root_real = os.path.realpath(root)
@@ -210,7 +212,7 @@ def build_index(
                 t, line, rel, m.split, intern.setdefault(src, src) if src else None,
                 intern.setdefault(lang, lang) if lang else None, m.info is not None,
             )  # fmt: skip
-            ident = m.identity
+            ident = m.identity or identity(m.clip_id)
             identities[m.clip_id] = intern.setdefault(ident, ident) if ident else None
         for e in errors:
             problems.append(("", "bad-metadata", e.reason, f"{e.path}:{e.line}" if e.line else e.path))
@@ -220,7 +222,8 @@ def build_index(
         if rel not in referenced and stem not in entries
     }
     for stem in orphans:
-        identities[stem] = None
+        ident = identity(stem)
+        identities[stem] = intern.setdefault(ident, ident) if ident else None
     return ReleaseIndex(root, tables, entries, orphans, identities, problems, scan_side(root, problems))
 
 

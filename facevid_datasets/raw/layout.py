@@ -1,5 +1,6 @@
-"""Names of the release layout (extensions, metadata tables, side folders), clip origins read
-from file names, and the containment rule: every path a release names stays inside its root.
+"""Names of the release layout (extensions, metadata tables, side folders), the spellings of a
+metadata `source`, and the containment rule: every path a release names stays inside its root.
+Which dataset a clip came from by its file name is its builder's rule (`FaceVid1K.origin_of`).
 
 This is the leaf both the builders and `hub` import: it imports nothing else of the package
 but `errors`.
@@ -22,12 +23,6 @@ SIDE_DIRS = ("keypoints", "head_pose", "face_boxes", "audio")
 #: presence) the video file is not opened.
 PROBE_FIELDS = ("fps", "num_frames", "width", "height", "duration")
 
-_TH1KH = re.compile(r"^[\w-]{11}_\d{4}_S\d+_E\d+_L\d+_T\d+_R\d+_B\d+$")
-_CELEBV = re.compile(r"^[\w-]{11}_\d+(_\d+)?$")
-# `000680` and `RS127258_segment_049_7350_0`: neither follows a public set's naming (those start
-# with an 11-character YouTube id), so both are read as the authors' own collected clips.
-_COLLECTED = re.compile(r"^(\d+|RS\d+_segment_\d+_\d+_\d+)$")
-
 #: Origin spellings accepted in a metadata `source` column, mapped to this package's names.
 SOURCE_ALIASES = {
     "collected": "facevid-1k",
@@ -41,21 +36,6 @@ SOURCE_ALIASES = {
     "th1kh": "talkinghead-1kh",
     "talkingfacewild": "talkingface-wild",
 }
-
-
-def origin_from_name(clip_id: str) -> str | None:
-    """Origin dataset recognised from a FaceVid-1K file name (DOMAIN.md section 1), else None.
-
-    CelebV-HQ and CelebV-Text share one naming scheme, so their clips are `celebv` unless the
-    metadata says which.
-    """
-    if _TH1KH.match(clip_id):
-        return "talkinghead-1kh"
-    if _COLLECTED.match(clip_id):
-        return "facevid-1k"
-    if _CELEBV.match(clip_id):
-        return "celebv"
-    return None
 
 
 def normalize_source(value: Any) -> str | None:

@@ -15,7 +15,7 @@ from .. import vocab
 from ..errors import AnnotationError, UnsafePath
 from ..media.probe import VideoInfo
 from ..schema import ATTRIBUTES, FEATURES, HEAD_POSE, QUALITY, empty_record, original_json
-from .layout import AUDIO_EXTENSIONS, normalize_source, origin_from_name, resolve_inside
+from .layout import AUDIO_EXTENSIONS, normalize_source, resolve_inside
 
 
 def _float(v: Any) -> float | None:
@@ -124,7 +124,7 @@ def make_record(
     meta = dict(meta or {})
     rec = empty_record()
     rec.update(clip_id=clip_id, dataset=dataset, video={"path": str(video), "bytes": None})
-    rec["source"] = source or normalize_source(meta.get("source")) or origin_from_name(clip_id) or dataset
+    rec["source"] = source or normalize_source(meta.get("source")) or dataset
     for key in ("identity", "caption", "language", "split"):
         if meta.get(key) not in (None, ""):
             rec[key] = str(meta[key])

@@ -6,7 +6,8 @@ place and plans an epoch over 270k rows in one to a few seconds (`benchmarks/ben
 - a *visit* is one draw of a clip; it yields `windows_per_visit` windows (the sampler's items);
 - a window *delivers* valid frames / output fps seconds; a whole-clip item delivers its duration;
 - a clip's *weight* is the number of distinct windows it offers (its start positions), so inside a
-  group every stored second is equally likely to be delivered (DOMAIN.md section 3).
+  group every stored second is equally likely to be delivered (a long clip is not under-sampled
+  against short ones, nor the other way round).
 """
 
 from __future__ import annotations
