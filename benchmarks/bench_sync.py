@@ -2,7 +2,7 @@
 offline sync models, with the decisions the default thresholds make, in-sample and leave-clips-out.
 
     .venv/bin/python benchmarks/bench_sync.py [--real ../shared/real/dhfv-calibration]
-        [--work /tmp/facevid-bench-sync] [--models av-regression,av-envelope] [--boot 2000]
+        [--work /tmp/facevid-bench-sync] [--models av-regression,av-envelope] [--others 0] [--boot 2000] [--sweep]
 
 Every clean clip (official DH-FaceVid-1K samples: in sync, cleaned by their authors) is paired with
 its own audio, with every other clip's audio (another speaker: must be dropped), and with its own
@@ -97,20 +97,25 @@ class Pairing:
     row: dict
 
 
-def pairings(name: str, clips: dict[str, dict], work: Path) -> tuple[list[Pairing], float]:
-    """Every pairing of model `name`'s test (own, every other clip's audio, own shifted 8 frames
-    either way), read from `work` when measured before; and ms per test measured now (nan if none)."""
+def pairings(name: str, clips: dict[str, dict], work: Path, others: int = 0) -> tuple[list[Pairing], float]:
+    """The pairings of model `name`'s test (own, every other clip's audio or `others` of them drawn
+    per clip, own shifted 8 frames either way), read from `work` when measured before; and ms per
+    test measured now (nan if none)."""
     cache = work / f"rows-{name}-v{ROWS_VERSION}.json"
     rows: dict[str, dict] = json.loads(cache.read_text()) if cache.is_file() else {}
     model = load_model("sync", name)
     todo = 0
     t0 = time.perf_counter()
     out = []
+    rng = np.random.default_rng(0)  # the same pairs for every model
     for cid, clip in clips.items():
         audio = clip["audio"]
         step = int(round(SHIFT / float(clip["fps"]) * AUDIO_SAMPLE_RATE))
         shifted = {"early": audio[step:], "late": np.concatenate([np.zeros(step, audio.dtype), audio])}
-        for aid in [*clips, "early", "late"]:
+        rest = [x for x in clips if x != cid]
+        if 0 < others < len(rest):
+            rest = list(rng.choice(rest, others, replace=False))
+        for aid in [cid, *rest, "early", "late"]:
             key = f"{cid}|{aid}"
             if key not in rows:
                 sound = shifted[aid] if aid in shifted else clips[aid]["audio"]
@@ -130,14 +135,14 @@ def pairings(name: str, clips: dict[str, dict], work: Path) -> tuple[list[Pairin
 # -- the calibration rule, and how well it holds on clips it did not see ---------------------------------
 
 
-def fit_sync(train: Iterable[Pairing], base: Thresholds) -> Thresholds:
+def fit_sync(train: Iterable[Pairing], base: Thresholds, share: float = WRONG_MARGIN) -> Thresholds:
     """The sync thresholds the clean clips of `train` give (their own audio only: no other speaker's
     audio is needed, so the rule can run wherever clean footage is), the rule the defaults come from:
 
     - `sync_min_confidence`: `CONFIDENCE_FLOOR`, raised to `CONFIDENCE_MARGIN` times the confidence of
       any clean clip (`sync_min_seconds` or longer) confidently put more than `sync_max_offset` frames
       out (none of the calibration clips is), so clean footage is never called out of sync;
-    - `sync_wrong_below`: `WRONG_MARGIN` times the lowest near-zero score of a clip's own audio
+    - `sync_wrong_below`: `share` (`WRONG_MARGIN`) times the lowest near-zero score of a clip's own audio
       (`sync_min_seconds` or longer): the lowest clean clip seen is not the lowest there is (with 21
       clips, a new one falls under the lowest about once in 22).
     """
@@ -147,44 +152,65 @@ def fit_sync(train: Iterable[Pairing], base: Thresholds) -> Thresholds:
     out = [r["sync_confidence"] for r in own if abs(r["sync_offset"]) > base.sync_max_offset and r not in edge]
     conf = max([CONFIDENCE_FLOOR, *(CONFIDENCE_MARGIN * c for c in out)])
     scores = [sync_near_score(r, base) for r in own]
-    wrong_below = WRONG_MARGIN * min(scores) if scores else base.sync_wrong_below
+    wrong_below = share * min(scores) if scores else base.sync_wrong_below
     return base.replace(sync_min_confidence=round(conf, 2), sync_wrong_below=round(wrong_below, 2))
 
 
 class LeaveOut:
     """`fit_sync` fitted without the clips a pairing involves (memoised per set of left-out clips)."""
 
-    def __init__(self, pairs: list[Pairing], base: Thresholds):
-        self.pairs, self.base = pairs, base
+    def __init__(self, pairs: list[Pairing], base: Thresholds, share: float = WRONG_MARGIN):
+        self.pairs, self.base, self.share = pairs, base, share
         self._fits: dict[frozenset[str], Thresholds] = {}
 
     def thresholds(self, p: Pairing) -> Thresholds:
         held = frozenset((p.clip, p.audio))
         if held not in self._fits:
-            self._fits[held] = fit_sync([q for q in self.pairs if not held & {q.clip, q.audio}], self.base)
+            train = [q for q in self.pairs if not held & {q.clip, q.audio}]
+            self._fits[held] = fit_sync(train, self.base, self.share)
         return self._fits[held]
 
 
-def held_out_halves(pairs: list[Pairing], t: Thresholds, floor: float, repeats: int) -> tuple[float, float]:
-    """Clean kept (by duration) and other speakers dropped when `fit_sync` sees only a random half of
-    the clips and judges the pairings within the other half (2-fold over clips, `repeats` times): a
-    rule fitted on ten clips meeting ten new ones, closer to new footage than leaving one clip out."""
+def held_out_folds(pairs: list[Pairing], t: Thresholds, floor: float, k: int, repeats: int,
+                   share: float = WRONG_MARGIN) -> tuple[float, float]:  # fmt: skip
+    """Clean kept (by duration) and other speakers dropped when `fit_sync` sees the clips of k-1 of k
+    random folds and judges the pairings within the fold left out (k-fold over clips, `repeats`
+    times). With k = 2 a rule fitted on ten clips meets ten new ones: closer to new footage than
+    leaving one clip out."""
     ids = sorted({p.clip for p in pairs})
     rng = np.random.default_rng(0)
     kept = total = 0.0
     drops: list[bool] = []
     for _ in range(repeats):
-        order = rng.permutation(ids)
-        for half in (set(order[: len(ids) // 2]), set(order[len(ids) // 2 :])):
-            fit = fit_sync([p for p in pairs if p.clip not in half and p.audio not in half], t)
+        for fold in np.array_split(rng.permutation(ids), k):
+            held = set(fold)
+            fit = fit_sync([p for p in pairs if p.clip not in held and p.audio not in held], t, share)
             for p in pairs:
-                if p.clip in half and p.audio in half and p.row["duration"] >= floor:
+                if p.clip in held and p.audio in held and p.row["duration"] >= floor:
                     if p.kind == "own":
                         total += p.row["duration"]
                         kept += 0.0 if dropped(p.row, fit) else p.row["duration"]
                     elif p.kind == "other":
                         drops.append(dropped(p.row, fit))
     return kept / total if total else float("nan"), float(np.mean(drops)) if drops else float("nan")
+
+
+def sweep(pairs: list[Pairing], t: Thresholds, repeats: int) -> None:
+    """What other shares of the lowest own score would give (clips of `sync_min_seconds` or more)."""
+    floor = t.sync_min_seconds
+    own = [p for p in pairs if p.kind == "own" and p.row["duration"] >= floor]
+    other = [p for p in pairs if p.kind == "other" and p.row["duration"] >= floor]
+    dur = np.array([p.row["duration"] for p in own])
+    print("| share of the lowest own score | fitted on all | leave-one-out | half held out (2-fold) | "
+          "thirds held out (3-fold) |")  # fmt: skip
+    print("| --- | ---: | --- | --- | --- |")
+    for share in (1.0, 0.9, 0.8, 0.7, 0.6):
+        loo = LeaveOut(pairs, t, share)
+        kept = dur[[not dropped(p.row, loo.thresholds(p)) for p in own]].sum() / dur.sum()
+        drop = np.mean([dropped(p.row, loo.thresholds(p)) for p in other])
+        cells = [f"{a:.1%} / {b:.1%}" for a, b in (held_out_folds(pairs, t, floor, k, repeats, share) for k in (2, 3))]
+        print(f"| {share:g} | {fit_sync(pairs, t, share).sync_wrong_below} | {kept:.1%} / {drop:.1%} | "
+              f"{' | '.join(cells)} |")  # fmt: skip
 
 
 def dropped(row: dict, t: Thresholds) -> bool:
@@ -225,7 +251,7 @@ def auc_with_interval(pairs: list[Pairing], t: Thresholds, floor: float, boot: i
 def report(name: str, pairs: list[Pairing], t: Thresholds, boot: int, repeats: int) -> None:
     """The model's table: per length group, AUC with its interval, clean kept and other speakers
     dropped with the defaults (in-sample), with thresholds fitted without the clip(s) judged
-    (leave-one-out) and fitted on half the clips for the other half (`held_out_halves`)."""
+    (leave-one-out) and fitted on half the clips for the other half (`held_out_folds`)."""
     loo = LeaveOut(pairs, t)
     print("| clips (own / other pairs) | AUC own vs other [95% over clips] | clean kept: in-sample / leave-one-out "
           "/ half held out (by duration) | other speaker dropped: in-sample / leave-one-out / half held out | "
@@ -240,7 +266,7 @@ def report(name: str, pairs: list[Pairing], t: Thresholds, boot: int, repeats: i
         kept_out = dur[[not dropped(p.row, loo.thresholds(p)) for p in own]].sum() / dur.sum()
         drop_in = np.mean([dropped(p.row, t) for p in other])
         drop_out = np.mean([dropped(p.row, loo.thresholds(p)) for p in other])
-        kept_half, drop_half = held_out_halves(pairs, t, floor, repeats)
+        kept_half, drop_half = held_out_folds(pairs, t, floor, 2, repeats)
         oos = sum(sync_status(p.row, t) == "out_of_sync" for p in own)
         print(f"| {label} ({len(own)} / {len(other)}) | {auc:.3f} [{lo:.3f}, {hi:.3f}] | {kept_in:.1%} / "
               f"{kept_out:.1%} / {kept_half:.1%} | {drop_in:.1%} / {drop_out:.1%} / {drop_half:.1%} | "
@@ -266,8 +292,10 @@ def main() -> None:
     ap.add_argument("--real", type=Path, default=REAL)
     ap.add_argument("--work", type=Path, default=Path("/tmp/facevid-bench-sync"))
     ap.add_argument("--models", default=",".join(MODELS), help="sync models, comma-separated")
+    ap.add_argument("--others", type=int, default=0, help="other clips' audio per clip (0: every other clip)")
     ap.add_argument("--boot", type=int, default=2000, help="resamples of clips for the AUC's interval")
-    ap.add_argument("--halves", type=int, default=100, help="random 2-fold splits of the clips")
+    ap.add_argument("--halves", type=int, default=100, help="random 2-fold (and 3-fold) splits of the clips")
+    ap.add_argument("--sweep", action="store_true", help="also other shares of the lowest own score")
     args = ap.parse_args()
     paths = sorted(args.real.glob("*.mp4"))
     if len(paths) < 3:
@@ -278,9 +306,12 @@ def main() -> None:
           f"measured or loaded in {time.perf_counter() - t0:.0f} s")  # fmt: skip
     t = Thresholds.for_resolution(256)
     for name in args.models.split(","):
-        pairs, ms = pairings(name, clips, args.work)
-        print(f"\n## {name} ({ms:.0f} ms per test measured now; pairings cached in {args.work})")
+        pairs, ms = pairings(name, clips, args.work, args.others)
+        cost = f"{ms:.0f} ms per test measured now" if np.isfinite(ms) else "every pairing read from the cache"
+        print(f"\n## {name} ({cost}; pairings cached in {args.work})")
         report(name, pairs, t, args.boot, args.halves)
+        if args.sweep:
+            sweep(pairs, t, args.halves)
 
 
 if __name__ == "__main__":
