@@ -9,7 +9,7 @@ default 250-frame GOP and B-frames, as in downloads and the DH-FaceVid-1K releas
 60 s 512x512 clips for the random-window cost, generated once with ffmpeg into --cache.
 
 The windows: `--visits` visits, each to a random file, each reading `--k` 16-frame windows whose
-starts are uniform over the file (`facevid_datasets.training.visits.visit_starts`, "consecutive":
+starts are uniform over the file (the sampler's own `facevid_datasets.training.plan.visit_starts`, "consecutive":
 the k windows tile one stretch from a uniform anchor; "independent": k independent starts, what a
 sampler's windows_per_visit gives without placement). Every method gets the same windows, the same
 DataLoader worker count (equal cores) and returns uint8 (B, 16, 3, 512, 512) batches (crop + resize):
@@ -89,13 +89,15 @@ def records_for(paths: list[Path]) -> list[dict]:
 
 def visit_windows(recs: list[dict], visits: int, k: int, layout: str, seed: int = 0) -> list[list[tuple[int, int]]]:
     """`visits` lists of k (record, start frame) windows, each start uniform over its file."""
-    from facevid_datasets.training.visits import visit_starts
+    from facevid_datasets.training.plan import visit_starts
 
     rng = np.random.default_rng(seed)
     out = []
     for _ in range(visits):
         r = int(rng.integers(len(recs)))
-        starts = visit_starts(recs[r]["num_frames"] - FRAMES + 1, k, FRAMES, rng, layout)  # type: ignore[arg-type]
+        positions = recs[r]["num_frames"] - FRAMES + 1
+        starts = (visit_starts(positions, k, FRAMES, rng) if layout == "consecutive"
+                  else rng.integers(0, positions, k))  # "independent": k uniform starts, no placement
         out.append([(r, int(s)) for s in starts])
     return out
 

@@ -214,8 +214,10 @@ class LayoutBuilder(datasets.ArrowBasedBuilder, FaceVidBuilder):
         try:
             info = None
             if located is not None:
-                meta, path, line = located
-                info = parse_row(meta, path, line).info
+                row, path, line = located
+                checked = parse_row(row, path, line)
+                meta, info = checked.clean, checked.info
+                notes += checked.notes
             if info is None:
                 info = cache.get(video)
                 if info.warning:

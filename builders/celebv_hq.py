@@ -43,7 +43,7 @@ from facevid_datasets.cutting import (
 from facevid_datasets.description import DatasetDescription, cut_index_video_ids
 from facevid_datasets.errors import AnnotationError
 from facevid_datasets.media.probe import VideoInfo
-from facevid_datasets.parsing import enlarge_square_box, read_text, strip_ext
+from facevid_datasets.parsing import clamp_normalised, enlarge_square_box, finite, read_text, strip_ext
 from facevid_datasets.schema import original_json
 from facevid_datasets.splits import assign_splits
 
@@ -97,31 +97,41 @@ class CelebVClip:
     time_keys: str  # which duration keys the record used: "start_sec/end_sec" or "start_frame/end_frame"
     bbox: tuple[float, float, float, float]  # top, bottom, left, right; normalised or pixels
     raw: dict[str, Any] = field(default_factory=dict)
+    note: str = ""  # what was repaired (a box clamped to the frame), for a `partial` report line
 
 
 def parse_clip(clip_id: str, rec: Any) -> CelebVClip:
-    """The position of one info-file record; ValueError naming what is missing or malformed."""
+    """The position of one info-file record; ValueError naming what is missing or malformed.
+
+    Times and box coordinates must be finite numbers (`NaN`/`Infinity` are refused); a normalised
+    box a little outside [0, 1] is clamped to the frame and the clip's `note` says so.
+    """
     if not isinstance(rec, dict):
         raise ValueError(f"record is a {type(rec).__name__}, not an object")
     ytb_id = rec.get("ytb_id") or (rec.get("meta_video_names") or clip_id).rsplit("_", 1)[0]
     dur, box = rec.get("duration") or {}, rec.get("bbox") or {}
+    if not isinstance(dur, dict) or not isinstance(box, dict):
+        raise ValueError("duration and bbox must be objects")
     if "start_sec" in dur and "end_sec" in dur:
-        start, end, unit = float(dur["start_sec"]), float(dur["end_sec"]), "start_sec/end_sec"
+        keys, unit = ("start_sec", "end_sec"), "start_sec/end_sec"
     elif "start_frame" in dur and "end_frame" in dur:
         # CelebV-Text's README documents these keys as "start and end times in the original video"
         # (its example: 415.29, 420.88): seconds, whatever the number looks like.
-        start, end, unit = float(dur["start_frame"]), float(dur["end_frame"]), "start_frame/end_frame"
+        keys, unit = ("start_frame", "end_frame"), "start_frame/end_frame"
     else:
         raise ValueError("duration has neither start_sec/end_sec nor start_frame/end_frame")
+    start, end = (finite(dur[k], f"duration.{k}") for k in keys)
+    if start < 0:
+        raise ValueError(f"duration.{keys[0]} is negative ({start:g})")
     if end <= start:
         raise ValueError(f"clip ends ({end}) before it starts ({start})")
-    try:
-        top, bottom, left, right = (float(box[k]) for k in ("top", "bottom", "left", "right"))
-    except (KeyError, TypeError, ValueError):
-        raise ValueError(f"bbox {box!r} lacks numeric top/bottom/left/right") from None
+    if not all(k in box for k in ("top", "bottom", "left", "right")):
+        raise ValueError(f"bbox {box!r} lacks numeric top/bottom/left/right")
+    tblr = tuple(finite(box[k], f"bbox.{k}") for k in ("top", "bottom", "left", "right"))
+    (top, bottom, left, right), note = clamp_normalised(tblr)  # type: ignore[arg-type]
     if bottom <= top or right <= left:
         raise ValueError(f"bbox {box!r} is empty")
-    return CelebVClip(strip_ext(clip_id), str(ytb_id), start, end, unit, (top, bottom, left, right), rec)
+    return CelebVClip(strip_ext(clip_id), str(ytb_id), start, end, unit, (top, bottom, left, right), rec, note)
 
 
 def dominant_emotion(segments: list[dict[str, Any]]) -> str | None:
@@ -130,7 +140,10 @@ def dominant_emotion(segments: list[dict[str, Any]]) -> str | None:
     for seg in segments:
         label = seg.get("emotion")
         if label:
-            span = float(seg.get("end_sec", 0)) - float(seg.get("start_sec", 0))
+            try:
+                span = finite(seg.get("end_sec", 0), "end_sec") - finite(seg.get("start_sec", 0), "start_sec")
+            except ValueError:
+                continue  # a segment without finite times counts for nothing
             total[label] = total.get(label, 0.0) + max(span, 0.0)
     return max(total, key=lambda k: total[k]) if total else None
 
@@ -160,7 +173,9 @@ def parse_celebvhq(text: str, path: str) -> tuple[list[CelebVClip], dict[str, di
         data = json.loads(text)
     except json.JSONDecodeError as e:
         raise AnnotationError(path, e.lineno, f"not valid JSON ({e.msg})") from e
-    meta = data.get("meta_info") or {}
+    if not isinstance(data, dict) or not isinstance(data.get("clips") or {}, dict):
+        raise AnnotationError(path, None, 'expected {"meta_info": {...}, "clips": {clip_id: record}}')
+    meta = data.get("meta_info") if isinstance(data.get("meta_info"), dict) else {}
     appearance = list(meta.get("appearance_mapping") or vocab.CELEBV_HQ_APPEARANCE)
     action = list(meta.get("action_mapping") or vocab.CELEBV_HQ_ACTION)
     clips, labels, problems = [], {}, []
@@ -170,6 +185,8 @@ def parse_celebvhq(text: str, path: str) -> tuple[list[CelebVClip], dict[str, di
         except ValueError as e:
             problems.append(Problem(cid, "bad-metadata", str(e), f"{path}: clips.{cid}"))
             continue
+        if clip.note:
+            problems.append(Problem(clip.clip_id, "partial", clip.note, f"{path}: clips.{cid}"))
         try:
             labels[clip.clip_id] = decode_labels(rec.get("attributes") or {}, appearance, action)
         except (ValueError, TypeError) as e:
@@ -193,7 +210,7 @@ class CelebVHQ(CuttingBuilder):
     def plan_clips(self) -> tuple[list[CutPlan], list[Problem]]:
         path = self.require(self.data_root() / "celebvhq_info.json")
         clips, labels, problems = parse_celebvhq(read_text(path), str(path))
-        return celebv_plans(clips, labels, index_videos(self.videos_dir())), problems
+        return celebv_plans(clips, labels, index_videos(self.videos_dir(), problems)), problems
 
     def cut_spec(self, plan: CutPlan, source: VideoInfo) -> CutSpec:
         a = plan.annotation

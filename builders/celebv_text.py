@@ -48,7 +48,7 @@ from facevid_datasets.cutting import (
 from facevid_datasets.description import DatasetDescription, cut_index_video_ids
 from facevid_datasets.errors import AnnotationError
 from facevid_datasets.media.probe import VideoInfo
-from facevid_datasets.parsing import enlarge_square_box, parse_clock, read_text, strip_ext
+from facevid_datasets.parsing import enlarge_square_box, finite, parse_clock, read_text, strip_ext
 
 from .celebv_hq import CelebVClip, celebv_plans, parse_clip
 
@@ -105,7 +105,7 @@ def action_segments(entries: list) -> list[dict[str, Any]]:
                 "label": label,
                 "start_sec": parse_clock(str(start)),
                 "end_sec": parse_clock(str(end)),
-                "duration": float(duration),
+                "duration": finite(duration, "duration"),
                 "order": order,
             }
         )
@@ -142,9 +142,16 @@ def clip_fields(texts: dict[str, list[str]], act: list | None, app: Any) -> tupl
 
 def read_annotations(path: Path) -> dict[str, Any]:
     """The official annotations.pkl (a pickle: only load the file published with the dataset)."""
-    data = pickle.loads(path.read_bytes())
+    try:
+        data = pickle.loads(path.read_bytes())
+    except Exception as e:  # a corrupt pickle raises nearly anything (UnpicklingError, EOFError, ...)
+        raise AnnotationError(path, None, f"not a readable pickle ({type(e).__name__}: {e})") from None
     if not isinstance(data, dict):
         raise AnnotationError(path, None, f"expected a dict with 'act' and 'app', got {type(data).__name__}")
+    for key in ("act", "app"):
+        if data.get(key) is not None and not isinstance(data[key], dict):
+            got = type(data[key]).__name__
+            raise AnnotationError(path, None, f"'{key}' must map clip names to annotations, got {got}")
     return data
 
 
@@ -196,8 +203,15 @@ class CelebVText(CuttingBuilder):
                 clips.append(parse_clip(cid, rec))
             except ValueError as e:
                 problems.append(Problem(cid, "bad-metadata", str(e), f"{path}: {cid}"))
+                continue
+            if clips[-1].note:
+                problems.append(Problem(cid, "partial", clips[-1].note, f"{path}: {cid}"))
         pkl = root / "annotations.pkl"
-        ann = read_annotations(pkl) if pkl.exists() else {}
+        try:
+            ann = read_annotations(pkl) if pkl.exists() else {}
+        except AnnotationError as e:  # the clips are still cut, without the actions and appearance it holds
+            problems.append(Problem("", "bad-metadata", f"{e.reason}; its actions and appearance left out", str(pkl)))
+            ann = {}
         act, app = ann.get("act") or {}, ann.get("app") or {}
         text_dirs = {k: root / "texts" / k for k in TEXT_KINDS}
         names = set(act) | set(app) | {p.stem for d in text_dirs.values() if d.is_dir() for p in d.glob("*.txt")}
@@ -224,7 +238,7 @@ class CelebVText(CuttingBuilder):
             extra[c.clip_id] = fields
             kept.append(c)
         labels = {cid: f.pop("attributes") for cid, f in extra.items()}
-        return celebv_plans(kept, labels, index_videos(self.videos_dir()), extra), problems
+        return celebv_plans(kept, labels, index_videos(self.videos_dir(), problems), extra), problems
 
     def cut_spec(self, plan: CutPlan, source: VideoInfo) -> CutSpec:
         a = plan.annotation

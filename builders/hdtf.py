@@ -42,7 +42,7 @@ from facevid_datasets.cutting import (
 )
 from facevid_datasets.description import DatasetDescription, cut_index_video_ids
 from facevid_datasets.media.probe import VideoInfo
-from facevid_datasets.parsing import Box, iter_lines, parse_interval, read_text, scale_box, strip_ext
+from facevid_datasets.parsing import Box, finite, iter_lines, parse_interval, read_text, scale_box, strip_ext
 from facevid_datasets.schema import original_json
 from facevid_datasets.splits import assign_splits
 
@@ -107,16 +107,25 @@ def parse_group(group: str, texts: dict[str, str], paths: dict[str, str]) -> tup
         for i, token in enumerate(intervals):
             cid = f"{video}_{i}"
             crop, ratio = tables["crop_wh"].get(cid), tables["crop_ratio"].get(cid)
+            where = f"{paths['annotion_time']}:{line}"
             try:
                 start, end = parse_interval(token)
                 if crop is None:
                     raise ValueError(f"no crop box in {Path(paths['crop_wh']).name}")
-                x, w, y, h = (int(float(v)) for v in crop[1])
-                crop_ratio = float(ratio[1][0]) if ratio else None
+                where = f"{paths['crop_wh']}:{crop[0]}"
+                x, w, y, h = (int(finite(v, "crop box value")) for v in crop[1])
+                if w <= 0 or h <= 0:
+                    raise ValueError(f"crop box x w y h = {' '.join(crop[1])} is empty")
             except ValueError as e:
                 if cid not in bad_crop_lines:  # a malformed crop line is already reported
-                    problems.append(Problem(cid, "bad-metadata", str(e), f"{paths['annotion_time']}:{line}"))
+                    problems.append(Problem(cid, "bad-metadata", str(e), where))
                 continue
+            try:
+                crop_ratio = finite(ratio[1][0], "crop ratio") if ratio else None
+            except ValueError as e:  # the ratio is not used to cut: the clip is built without it
+                crop_ratio = None
+                where = f"{paths['crop_ratio']}:{ratio[0]}"
+                problems.append(Problem(cid, "partial", f"{e}; left out of `original`", where))
             clips.append(
                 HDTFClip(
                     cid,
@@ -203,7 +212,7 @@ class HDTF(CuttingBuilder):
             self.require(meta / "RD_annotion_time.txt")
         ids = [(c.clip_id, f"{c.group}:{identity_of(c.group, c.video)}") for c in clips]
         split = assign_splits(ids, num_test=max(1, round(0.1 * len(ids))))
-        videos = index_videos(self.videos_dir())
+        videos = index_videos(self.videos_dir(), problems)
         plans = []
         for c in clips:
             original = {k: v for k, v in vars(c).items() if k not in ("start", "end")}

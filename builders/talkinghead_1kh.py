@@ -39,7 +39,7 @@ from facevid_datasets.cutting import (
 from facevid_datasets.description import DatasetDescription
 from facevid_datasets.errors import AnnotationError
 from facevid_datasets.media.probe import VideoInfo, frame_timestamps, keyframe_indices
-from facevid_datasets.parsing import Box, iter_lines, read_text, rescale_ltrb
+from facevid_datasets.parsing import Box, iter_lines, read_text, rescale_ltrb, whole
 from facevid_datasets.schema import original_json
 
 CHUNK_SECONDS = 60
@@ -80,9 +80,9 @@ def parse_tube(line: str) -> Tube:
     if len(parts) != 9:
         raise ValueError(f"expected 9 comma-separated fields, got {len(parts)}")
     try:
-        tube = Tube(parts[0], *(int(p) for p in parts[1:]))
-    except ValueError:
-        raise ValueError(f"H,W,S,E,L,T,R,B must be integers: {line!r}") from None
+        tube = Tube(parts[0], *(whole(p, k) for k, p in zip("HWSELTRB", parts[1:], strict=True)))
+    except ValueError as e:
+        raise ValueError(f"H,W,S,E,L,T,R,B must be integers ({e}): {line!r}") from None
     if tube.H <= 0 or tube.W <= 0:
         raise ValueError(f"reference size {tube.H}x{tube.W} is empty")
     if tube.E < tube.S or tube.S < 0:
@@ -190,8 +190,8 @@ class TalkingHead1KH(CuttingBuilder):
         found = {name: self.list_file(name) for name in lists if self.list_file(name).exists()}
         if not found:
             self.require(self.list_file(next(iter(lists))))
-        videos = index_videos(self.videos_dir())
         plans, problems, seen = [], [], set()
+        videos = index_videos(self.videos_dir(), problems)
         for name, path in found.items():
             tubes, bad = parse_tubes(read_text(path), str(path))
             problems += bad

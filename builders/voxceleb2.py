@@ -24,11 +24,19 @@ import re
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
-from facevid_datasets.cutting import CutPlan, CutSpec, CuttingBuilder, Problem, attributes, public_configs
+from facevid_datasets.cutting import (
+    CutPlan,
+    CutSpec,
+    CuttingBuilder,
+    Problem,
+    attributes,
+    public_configs,
+    source_files,
+)
 from facevid_datasets.description import DatasetDescription
 from facevid_datasets.errors import AnnotationError
 from facevid_datasets.media.probe import VideoInfo
-from facevid_datasets.parsing import iter_lines, read_text
+from facevid_datasets.parsing import finite, iter_lines, read_text, whole
 from facevid_datasets.schema import QUALITY, original_json
 
 SPLITS = {"dev": "train", "test": "test"}
@@ -102,9 +110,10 @@ def parse_vox_txt(text: str, path: str) -> VoxTrack:
             parts = content.split()
             try:
                 frame, x, y, w, h = parts
-                frames.append((int(frame), float(x), float(y), float(w), float(h)))
-            except ValueError:
-                raise AnnotationError(path, line, f"face row is not 'FRAME X Y W H': {content!r}") from None
+                box = (finite(v, k) for k, v in zip("XYWH", (x, y, w, h), strict=True))
+                frames.append((whole(frame, "FRAME"), *box))
+            except ValueError as e:
+                raise AnnotationError(path, line, f"face row is not 'FRAME X Y W H' ({e}): {content!r}") from None
     if "Identity" not in header:
         raise AnnotationError(path, None, "no 'Identity :' header line")
     return VoxTrack(header, frames)
@@ -116,11 +125,10 @@ def clip_key(path: Path, tree: Path) -> tuple[str, str, str] | None:
     return (parts[0], parts[1], path.stem) if len(parts) == 3 else None
 
 
-def scan(tree: Path, ext: str) -> dict[tuple[str, str, str], Path]:
-    """Files `*.ext` of an official tree by (speaker, youtube id, clip number)."""
-    if not tree.is_dir():
-        return {}
-    return {k: p for p in sorted(tree.rglob(f"*.{ext}")) if (k := clip_key(p, tree)) is not None}
+def scan(tree: Path, ext: str, problems: list[Problem]) -> dict[tuple[str, str, str], Path]:
+    """Files `*.ext` of an official tree by (speaker, youtube id, clip number); files reached through a
+    symlink leading outside `tree` are refused and reported (`cutting.source_files`)."""
+    return {k: p for p in source_files(tree, (f".{ext}",), problems) if (k := clip_key(p, tree)) is not None}
 
 
 class VoxCeleb2(CuttingBuilder):
@@ -139,8 +147,8 @@ class VoxCeleb2(CuttingBuilder):
             self.require(root / "dev" / "txt")
         plans, problems = [], []
         for folder, split in SPLITS.items():
-            txts, mp4s = scan(root / folder / "txt", "txt"), scan(vroot / folder / "mp4", "mp4")
-            m4as = scan(root / folder / "aac", "m4a")
+            txts, mp4s = scan(root / folder / "txt", "txt", problems), scan(vroot / folder / "mp4", "mp4", problems)
+            m4as = scan(root / folder / "aac", "m4a", problems)
             for key in sorted(set(txts) | set(mp4s)):
                 cid = "_".join(key)
                 original: dict = {"split": folder, "speaker": key[0], "youtube_id": key[1], "clip": key[2]}

@@ -165,7 +165,7 @@ def main(argv: list[str] | None = None) -> None:
     for epoch in range(start_epoch, args.epochs):
         sampler.set_epoch(epoch)
         failed = torch.zeros(1, dtype=torch.int64)
-        loader = clip_loader(clips, collator, batch_size=args.batch_size, sampler=sampler, num_workers=args.workers,
+        loader = clip_loader(clips, collator, sampler=sampler, num_workers=args.workers,  # batch size: the sampler's
                              multiprocessing_context="forkserver" if args.workers and dist.is_initialized() else None)
         bar = tqdm(loader, desc=f"epoch {epoch}", disable=not is_main(), total=len(loader))
         for batch in bar:
@@ -179,7 +179,6 @@ def main(argv: list[str] | None = None) -> None:
             loss.backward()
             opt.step()
             step += 1
-            sampler.mark_consumed(batch["position"])
             failed += len(batch["errors"])
             if args.log_draws:
                 with open(args.log_draws, "a") as f:

@@ -12,38 +12,25 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from ._lazy import lazy_attributes
+from .training import __all__ as _TRAINING_NAMES
 
 __version__ = "0.1.0"
 
-#: public name -> module that defines it
+#: public name -> module that defines it (every public training name, from `training`'s own table)
 _LAZY = {
     "FEATURES": ".schema",
     "list_datasets": ".loading",
     "load_builder": ".loading",
     "load_dataset": ".loading",
-    "BalancedSampler": ".training",
-    "ClipDataset": ".training",
-    "VideoCollator": ".training",
-    "clip_loader": ".training",
-    "training_copies": ".training",
+    **dict.fromkeys(_TRAINING_NAMES, ".training"),
 }
 
-__all__ = [
-    "BalancedSampler",
-    "ClipDataset",
-    "FEATURES",
-    "VideoCollator",
-    "clip_loader",
-    "list_datasets",
-    "load_builder",
-    "load_dataset",
-    "training_copies",
-]
+__all__ = ["FEATURES", "list_datasets", "load_builder", "load_dataset", *_TRAINING_NAMES]
 
 if TYPE_CHECKING:
     from .loading import list_datasets, load_builder, load_dataset
     from .schema import FEATURES
-    from .training import BalancedSampler, ClipDataset, VideoCollator, clip_loader, training_copies
+    from .training import *  # noqa: F403 (every public training name, as `_LAZY` lists them)
 
 
 __getattr__, __dir__ = lazy_attributes(__name__, _LAZY, globals())

@@ -32,6 +32,7 @@ from . import cache_paths
 from .builder_state import FileState, file_state
 from .description import DatasetDescription
 from .errors import CacheError, DatasetNotFound
+from .licence.ledger import CopyKind, arrow_ids, record_copies
 from .report import BuildReport
 from .schema import FEATURES
 
@@ -160,6 +161,9 @@ class FaceVidBuilder(datasets.GeneratorBasedBuilder):
             if err is None:
                 raise
             raise err from None
+        if not built:  # the Arrow files just written: on the ledger of copies, for `facevid forget`
+            record_copies(CopyKind.ARROW_CACHE, arrow_ids(self._cache_dir), dataset=self.NAME,
+                          cache_dir=self.cache_root)  # fmt: skip
         if state is not None:
             try:
                 state.save(self._state_file())

@@ -12,6 +12,7 @@ files from another library's:
     facevid_terms/<name>-<folder hash>                                       licence terms shown once
     facevid_forget/<name>/deletions.txt, facevid_forget/audit.jsonl          what `forget` removed
     facevid_probe_cache.sqlite                                               probe results by file version
+    facevid_ledger/copies.jsonl                                              every copy written, with its clip ids
 
 `cache_root(builder)` is the only reader of `datasets`' private `_cache_dir_root`.
 """
@@ -30,6 +31,7 @@ HUB = "facevid_hub"
 TERMS = "facevid_terms"
 FORGET = "facevid_forget"
 PROBE_CACHE = "facevid_probe_cache.sqlite"
+LEDGER = "facevid_ledger"
 
 
 def default_cache_dir() -> Path:
@@ -100,3 +102,8 @@ def audit_log(cache: str | Path) -> Path:
 def probe_cache_file(cache: str | Path) -> Path:
     """The probe cache (probe results keyed by path, size and mtime)."""
     return Path(cache) / PROBE_CACHE
+
+
+def ledger_file(cache: str | Path) -> Path:
+    """The ledger of copies (`licence.ledger`): every file written that holds clip data, with its ids."""
+    return Path(cache) / LEDGER / "copies.jsonl"

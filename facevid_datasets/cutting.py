@@ -30,9 +30,11 @@ import datasets
 from .builder import FaceVidBuilder, FaceVidConfig
 from .errors import AnnotationError, DatasetNotFound, MediaError
 from .licence.deletions import Withholder, builder_deletions
+from .licence.ledger import CopyKind, record_copy
 from .media.ffmpeg import cut_clip
 from .media.probe import VideoInfo, probe
 from .raw import VIDEO_EXTENSIONS
+from .raw.index import walk_files
 from .schema import ATTRIBUTES, SPLITS, empty_record
 
 logger = logging.getLogger(__name__)
@@ -41,14 +43,31 @@ logger = logging.getLogger(__name__)
 ENCODER: dict[str, Any] = {"codec": "libx264", "crf": 18, "gop": None}
 
 
-def index_videos(folder: Path) -> dict[str, Path]:
-    """Video files under `folder` (any depth) by file stem; the first in sorted order wins a name."""
-    found: dict[str, Path] = {}
+def source_files(folder: Path, exts: tuple[str, ...], problems: list[Problem] | None = None) -> list[Path]:
+    """Files with one of `exts` under `folder` (any depth), sorted by their path inside it.
+
+    Only files that stay inside `folder` are listed: a symlink (file or folder) resolving outside
+    it is refused with an `unsafe-path` line in `problems`, as the release-layout builders refuse
+    it (`raw.index.walk_files`, the same walk); symlink loops are cut, names that are not UTF-8
+    and broken symlinks are `skipped` lines. Nothing outside the downloads is ever cut or exported.
+    """
     if not folder.is_dir():
-        return found
-    for p in sorted(folder.rglob("*")):
-        if p.suffix.lower() in VIDEO_EXTENSIONS and p.is_file():
-            found.setdefault(p.stem, p)
+        return []
+    refused: list[tuple[str, str, str, str]] = []
+    found = sorted((rel, Path(e.path)) for rel, e in walk_files(folder, refused) if Path(e.name).suffix.lower() in exts)
+    if problems is not None:
+        problems += [Problem(cid or Path(file).stem, status, reason, file) for cid, status, reason, file in refused]
+    return [p for _, p in found]
+
+
+def index_videos(folder: Path, problems: list[Problem] | None = None) -> dict[str, Path]:
+    """Video files under `folder` (any depth) by file stem; the first in sorted order wins a name.
+
+    Files outside `folder` (through a symlink) are refused and reported in `problems` (`source_files`).
+    """
+    found: dict[str, Path] = {}
+    for p in source_files(folder, VIDEO_EXTENSIONS, problems):
+        found.setdefault(p.stem, p)
     return found
 
 
@@ -205,7 +224,7 @@ class CuttingBuilder(FaceVidBuilder):
                 report.add(plan.clip_id, "missing", f"{what} not downloaded", self.videos_dir())
             else:
                 present.append(plan)
-        listed = len(plans) + len(problems)
+        listed = len(plans) + sum(p.status != "partial" for p in problems)
         if not present:
             raise DatasetNotFound(
                 f"{self.NAME}: none of the {len(plans)} listed clips has its source video in {self.videos_dir()} "
@@ -245,9 +264,11 @@ class CuttingBuilder(FaceVidBuilder):
         if plan.cut:
             source = probe(plan.source)
             spec = self.cut_spec(plan, source)
+            check_crop(plan, spec)
             key = cut_key(plan.source, spec, keep_audio=source.has_audio)
             out = self.processed_dir() / f"{plan.clip_id}-{key}.mp4"
             info = cut_once(plan.source, out, spec, keep_audio=source.has_audio, force=self._force)
+            record_copy(CopyKind.CUT_CLIP, out, [plan.clip_id], dataset=self.NAME, cache_dir=self.cache_root)
         else:
             out, info = plan.source, probe(plan.source)
         rec = empty_record()
@@ -311,6 +332,23 @@ class CuttingBuilder(FaceVidBuilder):
         if not path.exists():
             raise DatasetNotFound(f"{self.NAME}: {path} not found. {self.LAYOUT} {self.ACCESS}".strip())
         return path
+
+
+#: Smallest crop side cut (pixels): a smaller box is a broken annotation, not a face.
+MIN_CROP_SIDE = 16
+
+
+def check_crop(plan: CutPlan, spec: CutSpec) -> None:
+    """AnnotationError when the crop a builder worked out is smaller than MIN_CROP_SIDE on a side
+    (a box that is almost empty, or one read in the wrong unit): never cut a 2x2 px clip."""
+    if spec.crop is not None and min(spec.crop[2], spec.crop[3]) < MIN_CROP_SIDE:
+        x, y, w, h = spec.crop
+        raise AnnotationError(
+            str(plan.source),
+            None,
+            f"{plan.clip_id}: crop box {w}x{h} px at ({x}, {y}) is smaller than {MIN_CROP_SIDE} px: "
+            "the metadata's box does not fit this video",
+        )
 
 
 def check_start(plan: CutPlan, start: float, source: VideoInfo) -> None:

@@ -49,3 +49,20 @@ class CacheError(FaceVidError):
 
 class OfflineError(FaceVidError):
     """Files must be fetched from the Hub but offline mode (HF_HUB_OFFLINE) is on."""
+
+
+class OutputInsideInput(FaceVidError):
+    """An output folder that lies inside a release (or other input) folder: refused, nothing written."""
+
+
+def refuse_output_inside(out: str | Path, inputs: list[str | Path], what: str) -> None:
+    """Raise OutputInsideInput when `out` is one of `inputs` or lies inside one (symlinks resolved):
+    nothing the package writes may land in a release folder, nor be read back as input later."""
+    import os
+
+    real = Path(os.path.realpath(out))
+    for folder in inputs:
+        root = Path(os.path.realpath(folder))
+        if real == root or root in real.parents:
+            raise OutputInsideInput(f"{out}: lies inside the {what} {folder}; nothing is written there. "
+                                    f"Choose an output folder outside it.")  # fmt: skip

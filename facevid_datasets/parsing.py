@@ -6,6 +6,7 @@ tests feed them small strings. Boxes are `Box(x, y, w, h)` in pixels of a given 
 
 from __future__ import annotations
 
+import math
 import re
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
@@ -15,9 +16,36 @@ BOM = "\ufeff"
 _CLOCK = re.compile(r"^(?:(\d+):)?(\d{1,2}):(\d{1,2}(?:\.\d+)?)$")
 
 
+_BOMS = ((b"\xff\xfe\x00\x00", "utf-32", "UTF-32 LE"), (b"\x00\x00\xfe\xff", "utf-32", "UTF-32 BE"),
+         (b"\xff\xfe", "utf-16", "UTF-16 LE"), (b"\xfe\xff", "utf-16", "UTF-16 BE"))  # fmt: skip
+
+
+def sniff_encoding(head: bytes) -> tuple[str, str] | None:
+    """(Python codec, name to print) of text that is UTF-16 or UTF-32, from its first bytes; None otherwise.
+
+    A byte-order mark names it; without one, NUL bytes in all but every other (every fourth)
+    position of the first bytes are UTF-16 (UTF-32) text, which no UTF-8 text holds. Windows tools
+    ("Unicode" in Notepad, PowerShell's `>`) write UTF-16.
+    """
+    for bom, codec, name in _BOMS:
+        if head.startswith(bom):
+            return codec, name
+    sample = head[:64]
+    if len(sample) >= 8 and b"\x00" in sample:
+        for step, bits in ((4, "32"), (2, "16")):
+            for offset, order in ((0, "le"), (step - 1, "be")):
+                others = [b for i, b in enumerate(sample) if i % step != offset]
+                if sample[offset] != 0 and sum(b == 0 for b in others) >= 0.9 * len(others):
+                    return f"utf-{bits}-{order}", f"UTF-{bits} {order.upper()} (no byte-order mark)"
+    return None
+
+
 def read_text(path: str | Path) -> str:
-    """A metadata file's text: UTF-8 with or without a byte-order mark, undecodable bytes replaced."""
-    return Path(path).read_bytes().decode("utf-8-sig", errors="replace")
+    """A metadata file's text: UTF-8 with or without a byte-order mark, or UTF-16/32 (see
+    `sniff_encoding`); undecodable bytes replaced."""
+    data = Path(path).read_bytes()
+    encoding = sniff_encoding(data[:256])
+    return data.decode(encoding[0] if encoding else "utf-8-sig", errors="replace").lstrip(BOM)
 
 
 def iter_lines(text: str) -> Iterator[tuple[int, str]]:
@@ -36,6 +64,32 @@ def strip_ext(name: str, exts: Iterable[str] = (".mp4",)) -> str:
     return name
 
 
+def finite(value: object, what: str) -> float:
+    """`value` as a finite float; ValueError naming `what` for text, NaN, Infinity or an overflow.
+
+    Every number read from an official metadata file goes through here: Python's `json` accepts
+    `NaN` and `Infinity` and `float()` accepts `"nan"` and `"inf"`, which would otherwise reach
+    FFmpeg as a cut point or a crop size.
+    """
+    if isinstance(value, bool) or value is None:
+        raise ValueError(f"{what} must be a number, got {value!r}")
+    try:
+        x = float(value)  # type: ignore[arg-type]
+    except (TypeError, ValueError, OverflowError):
+        raise ValueError(f"{what} must be a number, got {str(value)[:40]!r}") from None
+    if not math.isfinite(x):
+        raise ValueError(f"{what} must be a finite number, got {value!r}")
+    return x
+
+
+def whole(value: object, what: str) -> int:
+    """`value` as an int (`12`, `"12"`, `12.0`); ValueError naming `what` otherwise (NaN, inf, 12.5, text)."""
+    x = finite(value, what)
+    if x != int(x):
+        raise ValueError(f"{what} must be a whole number, got {value!r}")
+    return int(x)
+
+
 def parse_clock(text: str) -> float:
     """Seconds from `MM:SS`, `H:MM:SS`, `HH:MM:SS.ff` or a plain number; ValueError otherwise."""
     text = text.strip()
@@ -46,7 +100,7 @@ def parse_clock(text: str) -> float:
             raise ValueError(f"not a clock time: {text!r}")
         return int(hours or 0) * 3600 + int(minutes) * 60 + float(seconds)
     try:
-        value = float(text)
+        value = finite(text, "time")
     except ValueError:
         raise ValueError(f"not a clock time: {text!r}") from None
     if value < 0:
@@ -90,9 +144,29 @@ class Box:
         return (self.x, self.y, self.w, self.h)
 
 
-def is_normalised(values: Iterable[float], tolerance: float = 1e-3) -> bool:
-    """True when every coordinate lies in [0, 1] (a normalised box), False for pixel boxes."""
-    return all(-tolerance <= float(v) <= 1 + tolerance for v in values)
+#: Largest coordinate of a box still read as normalised. A normalised box drawn a little past the
+#: frame's edge (`bottom: 1.05`, `left: -0.02`) stays normalised; a pixel box this small would be a
+#: face of one or two pixels, which no release annotates.
+NORMALISED_LIMIT = 1.5
+
+
+def is_normalised(values: Iterable[float], limit: float = NORMALISED_LIMIT) -> bool:
+    """True for a normalised box (every coordinate within [-0.5, `limit`]), False for pixel boxes."""
+    return all(-0.5 <= float(v) <= limit for v in values)
+
+
+def clamp_normalised(tblr: tuple[float, float, float, float]) -> tuple[tuple[float, float, float, float], str]:
+    """A normalised (top, bottom, left, right) box clamped to [0, 1], and a note naming what moved ("" if nothing).
+
+    Pixel boxes (see `is_normalised`) are returned unchanged: the frame size clamps them later.
+    """
+    if not is_normalised(tblr):
+        return tblr, ""
+    moved = [f"{k} {v:g}" for k, v in zip(("top", "bottom", "left", "right"), tblr, strict=True) if not 0 <= v <= 1]
+    if not moved:
+        return tblr, ""
+    top, bottom, left, right = (min(max(float(v), 0.0), 1.0) for v in tblr)
+    return (top, bottom, left, right), f"normalised bbox outside [0, 1] ({', '.join(moved)}): clamped to the frame"
 
 
 def scale_box(box: Box, sx: float, sy: float) -> Box:

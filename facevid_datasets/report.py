@@ -3,8 +3,9 @@
 A line is `clip_id  status  reason  file` (TSV). `file` names the file (and `:line` for a metadata
 row) the reason is about. Statuses: `missing` (listed, no file), `error` (file unreadable or a
 row unusable), `bad-metadata` (a malformed metadata row, no clip id known), `unsafe-path` (a path
-leaving the release root, never read), `skipped` (a file not taken: duplicate id, name not UTF-8,
-broken symlink), and `partial`: the clip *was* built, with the field the reason names left empty.
+or symlink leaving the release root, never read), `skipped` (a file not taken: duplicate id, name
+not UTF-8, broken symlink), and `partial`: the clip *was* built, with the field the reason names
+left empty (or, for an official box a little outside the frame, clamped to it).
 """
 
 from __future__ import annotations

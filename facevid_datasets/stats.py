@@ -21,6 +21,8 @@ import datasets
 import numpy as np
 import pyarrow as pa
 
+from .licence.ledger import CopyKind, dataset_ids, record_copy
+
 UNKNOWN = "unknown"
 #: Categorical distributions: name -> (column, field inside the struct or None).
 CATEGORICAL = {
@@ -250,5 +252,6 @@ def write_stats(ds: datasets.Dataset | datasets.DatasetDict, out: str | Path, ti
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     (out / "summary.json").write_text(json.dumps(summary, indent=2, ensure_ascii=False))
+    record_copy(CopyKind.STATS, out, dataset_ids(ds))  # counts of these clips: stale once one is forgotten
     summary["plots"] = [str(p) for p in write_plots(summary, out, title)]
     return summary

@@ -8,7 +8,8 @@ dropped. `is_canonical` tells the two apart, e.g. for statistics or a strict tra
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable
+from collections import Counter
+from collections.abc import Iterable, Sequence
 
 ETHNICITY = (
     "Asian", "White", "Indian", "European", "African", "Arab", "Latino", "Chinese", "Japanese",
@@ -163,3 +164,42 @@ def decode_multi_hot(bits: Iterable[int], names: Iterable[str]) -> list[str]:
     if len(bits) != len(names):
         raise ValueError(f"multi-hot vector has {len(bits)} entries but the mapping has {len(names)} names")
     return [n for b, n in zip(bits, names, strict=True) if int(b)]
+
+
+#: Head-pose classes of DH-FaceVid-1K, in the order used to break ties.
+HEAD_POSE_CLASSES = ("frontal", "profile_left", "profile_right", "profile_up", "profile_down", "extreme")
+#: Frames sampled (uniformly over the clip) to label its head pose.
+HEAD_POSE_SAMPLES = 5
+
+
+def head_pose_class(
+    yaw: float, pitch: float, frontal_yaw: float = 25.0, frontal_pitch: float = 20.0, extreme: float = 60.0
+) -> str:
+    """One of HEAD_POSE_CLASSES: frontal inside the frontal box, extreme when either angle passes
+    `extreme`, otherwise the profile class of the angle that is larger relative to its box."""
+    if abs(yaw) > extreme or abs(pitch) > extreme:
+        return "extreme"
+    if abs(yaw) <= frontal_yaw and abs(pitch) <= frontal_pitch:
+        return "frontal"
+    if abs(yaw) / frontal_yaw >= abs(pitch) / frontal_pitch:
+        return "profile_right" if yaw > 0 else "profile_left"
+    return "profile_up" if pitch > 0 else "profile_down"
+
+
+def dominant_class(labels: Sequence[str]) -> str | None:
+    """Most frequent label; ties go to the class listed first in HEAD_POSE_CLASSES."""
+    if not labels:
+        return None
+    counts = Counter(labels)
+    order = {c: i for i, c in enumerate(HEAD_POSE_CLASSES)}
+    return min(counts, key=lambda c: (-counts[c], order.get(c, len(order))))
+
+
+def head_pose_label(yaw: Sequence[float], pitch: Sequence[float]) -> str | None:
+    """A clip's head-pose label from its per-frame angles (degrees): the dominant class of
+    HEAD_POSE_SAMPLES uniformly sampled frames, as DH-FaceVid-1K labels its clips; None without frames."""
+    n = min(len(yaw), len(pitch))
+    if n == 0:
+        return None
+    picks = [round(i * (n - 1) / (HEAD_POSE_SAMPLES - 1)) for i in range(HEAD_POSE_SAMPLES)]
+    return dominant_class([head_pose_class(float(yaw[i]), float(pitch[i])) for i in picks])

@@ -118,11 +118,11 @@ def test_delivered_seconds_and_window_positions():
     assert int(plan.valid.sum()) == 9
 
 
-def test_a_stream_needs_the_explicit_factory():
+def test_a_stream_needs_the_streaming_dataset():
     stream = datasets.IterableDataset.from_generator(lambda: iter([rec()]))
-    with pytest.raises(TypeError, match="ClipDataset.streaming"):
+    with pytest.raises(TypeError, match="StreamingClipDataset"):
         ClipDataset(stream)
-    assert isinstance(ClipDataset.streaming(stream, frames=4, num_samples=4), StreamingClipDataset)
+    assert isinstance(StreamingClipDataset(stream, frames=4, num_samples=4), StreamingClipDataset)
 
 
 def _iterate(ds: StreamingClipDataset, workers: int, batch_size: int = 2) -> list:
@@ -146,7 +146,7 @@ def test_streams_of_very_different_sizes_balance_by_delivered_seconds():
     # 3-s clips in a 4-shard stream against 30-s clips in a 16-shard stream ten times its hours
     short, long_ = _group_recs("s", 40, 3.0), _group_recs("l", 40, 30.0)
     streams = {"s": _sharded(short, 4), "l": _sharded(long_, 16)}
-    ds = ClipDataset.streaming(streams, frames=16, num_samples=400, batch_size=4, seed=1, world_size=1, rank=0)
+    ds = StreamingClipDataset(streams, frames=16, num_samples=400, batch_size=4, seed=1, world_size=1, rank=0)
     plans = _iterate(ds, 2, batch_size=4)
     assert len(plans) == 400 and sorted(p.position for p in plans) == list(range(400))
     secs: dict[str, float] = {}
@@ -154,7 +154,7 @@ def test_streams_of_very_different_sizes_balance_by_delivered_seconds():
         secs[p.labels["group"]] = secs.get(p.labels["group"], 0.0) + float(p.valid.sum()) / p.fps
     assert abs(secs["s"] / sum(secs.values()) - 0.5) < 0.02, secs
     # weights: 1:3 by delivered seconds
-    w = ClipDataset.streaming(streams, frames=16, mode="weights", weights={"s": 1, "l": 3}, num_samples=400,
+    w = StreamingClipDataset(streams, frames=16, mode="weights", weights={"s": 1, "l": 3}, num_samples=400,
                               batch_size=4, world_size=1, rank=0)
     secs = {}
     for _draw, _rec, g in w.reader_draws(0, 1):  # every clip is longer than a 0.64-s window
@@ -167,7 +167,7 @@ def test_streams_split_by_shard_across_ranks_and_workers():
     stream = _sharded(recs, 8)
     seen: dict[tuple[int, int], set[str]] = {}
     for rank in range(2):
-        ds = ClipDataset.streaming({"a": stream}, frames=8, num_samples=64, batch_size=4, rank=rank, world_size=2)
+        ds = StreamingClipDataset({"a": stream}, frames=8, num_samples=64, batch_size=4, rank=rank, world_size=2)
         for worker in range(2):
             seen[rank, worker] = {str(r["clip_id"]) for _, r, _ in ds.reader_draws(worker, 2)}
     readers = list(seen.values())
@@ -175,7 +175,7 @@ def test_streams_split_by_shard_across_ranks_and_workers():
     for i, a in enumerate(readers):  # readers own disjoint records, so no clip is on two ranks in a step
         assert all(not a & b for b in readers[i + 1 :])
     # a stream with fewer shards than readers: readers sharing a shard split its records
-    few = ClipDataset.streaming({"a": _sharded(recs, 1)}, frames=8, num_samples=32, batch_size=4, rank=0,
+    few = StreamingClipDataset({"a": _sharded(recs, 1)}, frames=8, num_samples=32, batch_size=4, rank=0,
                                 world_size=2)
     ids = [{str(r["clip_id"]) for _, r, _ in few.reader_draws(w, 2)} for w in range(2)]
     assert ids[0] and ids[1] and not ids[0] & ids[1]
@@ -185,7 +185,7 @@ def test_stream_resumes_mid_epoch_exactly():
     streams = {"s": _sharded(_group_recs("s", 20, 2.0), 4), "l": _sharded(_group_recs("l", 30, 20.0), 4)}
 
     def make() -> StreamingClipDataset:
-        ds = ClipDataset.streaming(streams, frames=8, num_samples=96, batch_size=4, seed=3, rank=0, world_size=1)
+        ds = StreamingClipDataset(streams, frames=8, num_samples=96, batch_size=4, seed=3, rank=0, world_size=1)
         ds.set_epoch(1)
         return ds
 
@@ -200,7 +200,7 @@ def test_stream_resumes_mid_epoch_exactly():
     got = [(p.clip_id, p.indices.tolist()) for p in sorted(full[:40] + rest, key=lambda p: p.position)]
     assert got == key
     with pytest.raises(ValueError, match="world_size"):
-        ClipDataset.streaming(streams, frames=8, num_samples=96, batch_size=4, seed=3, rank=0,
+        StreamingClipDataset(streams, frames=8, num_samples=96, batch_size=4, seed=3, rank=0,
                               world_size=2).load_state_dict(state)
     # the worker count travels with the state: another count is an error, not other items
     run.num_workers = 2
@@ -259,7 +259,7 @@ def test_defaults_batch_real_dhfv_clips_of_mixed_frame_rates():
 
 def test_stream_windows_per_visit_stay_together_and_count_each():
     streams = {"s": _sharded(_group_recs("s", 20, 2.0), 2), "l": _sharded(_group_recs("l", 20, 20.0), 2)}
-    ds = ClipDataset.streaming(streams, frames=8, num_samples=64, batch_size=4, windows_per_visit=2, seed=0,
+    ds = StreamingClipDataset(streams, frames=8, num_samples=64, batch_size=4, windows_per_visit=2, seed=0,
                                rank=0, world_size=1)
     plans = sorted(_iterate(ds, 2, batch_size=4), key=lambda p: p.position)
     assert len(plans) == 64
@@ -268,7 +268,7 @@ def test_stream_windows_per_visit_stay_together_and_count_each():
     groups = Counter(p.labels["group"] for p in plans)
     assert groups["s"] == groups["l"] == 32  # every window of both groups delivers 0.32 s
     with pytest.raises(ValueError, match="multiple of windows_per_visit"):
-        ClipDataset.streaming(streams, num_samples=8, batch_size=3, windows_per_visit=2)
+        StreamingClipDataset(streams, num_samples=8, batch_size=3, windows_per_visit=2)
 
 
 def test_stream_skips_unplannable_records_and_keeps_going():
@@ -276,7 +276,7 @@ def test_stream_skips_unplannable_records_and_keeps_going():
     bad = [rec("nofile", num_frames=75, source="g"), rec("notime", num_frames=0, source="g")]
     bad[0]["video"] = {"path": None, "bytes": None}
     bad[1].update(fps=None, duration=None)
-    ds = ClipDataset.streaming({"g": _sharded(bad + good, 1)}, frames=8, num_samples=20, batch_size=4, rank=0,
+    ds = StreamingClipDataset({"g": _sharded(bad + good, 1)}, frames=8, num_samples=20, batch_size=4, rank=0,
                                world_size=1)
     plans = _iterate(ds, 0, batch_size=4)
     assert len(plans) == 20 and not {p.clip_id for p in plans} & {"nofile", "notime"}

@@ -38,7 +38,8 @@ def test_parse_size():
     with pytest.raises(ValueError, match="not a size"):
         parse_size("lots")
     assert shard_count(1000, 10**6, 500 * 10**6) == 16  # small but many rows: enough shards for 16 readers
-    assert shard_count(10, 10**6, 500 * 10**6) == 2 and shard_count(3, 10**12, 10**9) == 3
+    assert shard_count(10, 10**6, 500 * 10**6) == 10 and shard_count(3, 10**12, 10**9) == 3
+    assert shard_count(8, 10, 500 * 10**6) >= 8  # ranks x workers of a small run each get a shard
     assert shard_count(1000, 10**6, 500 * 10**6, num_shards=4) == 4
 
 
@@ -85,3 +86,73 @@ def test_cli_export(tmp_path):
     assert "licence" in res.output and (tmp_path / "o" / "README.md").is_file()
     ds = datasets.load_dataset(str(tmp_path / "o"), cache_dir=str(tmp_path / "c2"))
     assert {r["clip_id"] for s in ds for r in ds[s]} == {"000680", "000681"}
+
+
+def _wav(path: Path, samples: np.ndarray, rate: int = 16_000) -> Path:
+    import wave
+
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with wave.open(str(path), "wb") as w:
+        w.setnchannels(1)
+        w.setsampwidth(2)
+        w.setframerate(rate)
+        w.writeframes((samples * 32000).astype("<i2").tobytes())
+    return path
+
+
+def _separate_audio_release(root: Path) -> bytes:
+    """Two clips: `47079` whose audio is only the release's `audio/47079.wav`, `47080` with its own track."""
+    from facevid_datasets.testing import beep_audio
+
+    make_index_video(root / "videos" / "47079.mp4", num_frames=25, fps=25, size=(64, 64), audio=False)
+    make_index_video(root / "videos" / "47080.mp4", num_frames=25, fps=25, size=(64, 64))
+    wav = _wav(root / "audio" / "47079.wav", beep_audio(25, 25, beep_every=1))
+    rows = [{"clip_id": "47079", "identity": "p1", "split": "train"},
+            {"clip_id": "47080", "identity": "p2", "split": "train"}]  # fmt: skip
+    (root / "metadata.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
+    return wav.read_bytes()
+
+
+@pytest.mark.slow
+def test_export_round_trip_with_separate_audio_without_the_release(tmp_path):
+    """Every format embeds the separate `audio/<id>.wav`; with the release moved away, plain `datasets`
+    (Parquet, WebDataset), `litdata` and the loader (ClipDataset + VideoCollator) all decode it."""
+    import litdata
+    import torch
+
+    import facevid_datasets as fvd
+    from facevid_datasets.hub.stream_formats import stream_records
+    from facevid_datasets.training.collate import VideoCollator
+
+    root = tmp_path / "rel"
+    wav = _separate_audio_release(root)
+    cache = str(tmp_path / "c")
+    for fmt in ("parquet", "webdataset", "litdata"):
+        export_dataset("facevid-1k", tmp_path / fmt, config="all", data_dir=str(root), cache_dir=cache, fmt=fmt,
+                       progress=False)  # fmt: skip
+    shutil.move(root, tmp_path / "moved")  # the release is gone: only the exports remain
+    shutil.rmtree(tmp_path / "c")  # and the build cache with it
+
+    plain = datasets.load_dataset(str(tmp_path / "parquet"), split="train", cache_dir=str(tmp_path / "c2"))
+    row = next(r for r in plain if r["clip_id"] == "47079")
+    assert row["audio_source"] == "file" and row["audio"]["bytes"] == wav  # embedded, not a path to the release
+    decoded = plain.cast_column("audio", datasets.Audio(sampling_rate=16_000))
+    samples = next(r for r in decoded if r["clip_id"] == "47079")["audio"].get_all_samples()
+    assert samples.sample_rate == 16_000 and samples.data.shape[-1] == 16_000 and samples.data.abs().max() > 0.3
+
+    wds = datasets.load_dataset(str(tmp_path / "webdataset"), split="train", cache_dir=str(tmp_path / "c3"))
+    sample = next(r for r in wds if r["json"]["clip_id"] == "47079")
+    assert sample["wav"].get_all_samples().data.abs().max() > 0.3  # plain datasets decodes the tar's wav
+
+    lit = litdata.StreamingDataset(str(tmp_path / "litdata" / "litdata" / "all" / "train"))
+    items = {json.loads(lit[i]["json"])["clip_id"]: lit[i] for i in range(len(lit))}
+    assert items["47079"]["audio"] == wav and items["47080"]["audio"] == b""  # its audio is in the video
+
+    collator = VideoCollator(size=32, sample_rate=16_000)
+    for records in (plain, list(stream_records(tmp_path / "webdataset", "webdataset")),
+                    list(stream_records(tmp_path / "litdata" / "litdata" / "all", "litdata"))):  # fmt: skip
+        clips = fvd.ClipDataset(records, frames=8, start="first")
+        i = [p.clip_id for p in (clips[j] for j in range(len(clips)))].index("47079")
+        batch = collator([clips[i]])
+        assert batch["errors"] == [] and batch["audio"].shape[0] == 1
+        assert batch["audio"].abs().max() > 0.3 and torch.isfinite(batch["audio"]).all()

@@ -198,11 +198,11 @@ FILE_CASES = [
     ("video-truncated-index-full", _write("videos/000009.mp4", lambda m: m["trunc"].read_bytes()),
      [*GOOD, "000009"], ("partial", "truncated")),
     ("video-symlink-outside", _video_link(lambda r, m, t: _outside(t, "x.mp4", m["av"])), GOOD,
-     ("skipped", "outside the release root")),
+     ("unsafe-path", "outside the release root")),
     ("video-symlink-broken", _video_link(lambda r, m, t: r / "gone.mp4"), GOOD, ("skipped", "broken symlink")),
     ("video-symlink-inside", _video_link(lambda r, m, t: r / "videos" / "000001.mp4"), [*GOOD, "000009"], None),
     ("metadata-path-symlink-outside", _metadata_link, GOOD, ("unsafe-path", "outside the release root")),
-    ("folder-symlink-outside", _outside_dir_link, GOOD, ("skipped", "outside the release root")),
+    ("folder-symlink-outside", _outside_dir_link, GOOD, ("unsafe-path", "outside the release root")),
     ("symlink-loop", _loop, GOOD, ("skipped", "symlink loop")),
     ("non-utf8-file-name", _non_utf8_name, GOOD, ("skipped", "not valid UTF-8")),
     ("duplicate-stem-on-disk", _dup_on_disk, GOOD, ("skipped", "duplicate clip id")),
@@ -268,7 +268,7 @@ SIDE_CASES = [
      ("partial", "every keypoint")),
     ("kp-some-nan", _npy("keypoints", SOME_NAN), GOOD, ("partial", "confidence 0")),
     ("kp-some-inf", _npy("keypoints", SOME_INF), GOOD, ("partial", "confidence 0")),
-    ("kp-symlink-outside", _side_link_outside, GOOD, ("skipped", "outside the release root")),
+    ("kp-symlink-outside", _side_link_outside, GOOD, ("unsafe-path", "outside the release root")),
     ("kp-folder-outside", _side_dir_outside, GOOD, ("unsafe-path", "outside the release root")),
     ("pose-wrong-shape", _npy("head_pose", np.zeros((FRAMES, 2), np.float32)), GOOD, ("partial", "head pose shape")),
     ("pose-nan", _npy("head_pose", np.full((FRAMES, 3), np.nan, np.float32)), GOOD, ("partial", "NaN")),
@@ -314,7 +314,67 @@ TABLE_CASES = [
      ("missing", "no video file found")),
 ]
 
-CASES = METADATA_CASES + FILE_CASES + SIDE_CASES + TABLE_CASES
+def _table(name: str, data: bytes) -> Setup:
+    """Replace metadata.jsonl by table `name` holding `data` (bytes as a user's tool wrote them)."""
+
+    def run(root, media, tmp):
+        (root / "metadata.jsonl").unlink()
+        (root / name).write_bytes(data)
+
+    return run
+
+
+GOOD_JSONL = "".join(json.dumps(r) + "\n" for r in _rows())
+GOOD_CSV_TEXT = "clip_id,identity,split\n" + "".join(f"{c},p{i},train\n" for i, c in enumerate(GOOD))
+
+# Types, encodings and spellings a user's metadata holds: rejected with a line naming the file,
+# line and field (the clip built with that field empty where it is only a label), or accepted.
+# A row whose identity is not a name is dropped (it drives the split); its video is then built
+# from its file alone, as a video without a row is.
+TYPE_CASES = [
+    ("jsonl-utf16-bom", _table("metadata.jsonl", GOOD_JSONL.encode("utf-16")), GOOD, ("bad-metadata", "UTF-16 LE")),
+    ("jsonl-utf16-no-bom", _table("metadata.jsonl", GOOD_JSONL.encode("utf-16-be")), GOOD,
+     ("bad-metadata", "UTF-16 BE")),
+    ("jsonl-utf32", _table("metadata.jsonl", GOOD_JSONL.encode("utf-32")), GOOD, ("bad-metadata", "UTF-32")),
+    ("csv-utf16", _table("metadata.csv", GOOD_CSV_TEXT.encode("utf-16")), GOOD, ("bad-metadata", "UTF-16")),
+    ("csv-semicolons", _table("metadata.csv", GOOD_CSV_TEXT.replace(",", ";").encode()), GOOD,
+     ("bad-metadata", "separated by ';'")),
+    ("csv-tabs", _table("metadata.csv", GOOD_CSV_TEXT.replace(",", "\t").encode()), GOOD,
+     ("bad-metadata", "separated by '\\t'")),
+    ("fps-rational", _with_video(_row(**{**PROBE, "fps": "30000/1001"})), [*GOOD, "000009"], None),
+    ("fps-rational-zero", _row(**{**PROBE, "fps": "30/0"}), GOOD, ("bad-metadata", "fps must be a number")),
+    ("split-upper-case", _with_video(_row(split="TRAIN")), [*GOOD, "000009"], None),
+    ("split-val-spaced", _with_video(_row(split=" Val ")), [*GOOD, "000009"], None),
+    ("split-list", _row(split=["train"]), GOOD, ("bad-metadata", "split")),
+    ("video-drive-relative", _row(video="C:x.mp4"), GOOD, ("unsafe-path", "names a drive")),
+    ("audio-drive-relative", _with_video(_row(audio="d:voice.wav")), GOOD, ("unsafe-path", "names a drive")),
+    *[(f"identity-{kind}", _with_video(_row(identity=value)), [*GOOD, "000009"], ("bad-metadata", "identity must be"))
+      for kind, value in [("object", {"name": "x"}), ("list", ["a", "b"]), ("serialised", "{'name': 'x'}"),
+                          ("bool", True)]],
+    ("gender-list", _with_video(_row(attributes={"gender": ["male"]})), [*GOOD, "000009"],
+     ("partial", "attributes.gender must be text")),
+    ("gender-serialised", _with_video(_row(attributes={"gender": "['male']"})), [*GOOD, "000009"],
+     ("partial", "attributes.gender must be one label")),
+    ("emotion-object", _with_video(_row(attributes={"emotion": {"label": "happy"}})), [*GOOD, "000009"],
+     ("partial", "attributes.emotion")),
+    ("age-number", _with_video(_row(attributes={"age_group": 42})), [*GOOD, "000009"], ("partial", "age_group")),
+    ("action-list-of-lists", _with_video(_row(attributes={"action": [["Talk"]]})), [*GOOD, "000009"],
+     ("partial", "attributes.action must be a list of labels")),
+    ("appearance-object", _with_video(_row(attributes={"appearance": {"Male": 1}})), [*GOOD, "000009"],
+     ("partial", "attributes.appearance")),
+    ("caption-list", _with_video(_row(caption=["a", "b"])), [*GOOD, "000009"], ("partial", "caption must be text")),
+    ("caption-serialised", _with_video(_row(caption="['a', 'b']")), [*GOOD, "000009"],
+     ("partial", "caption must be one label")),
+    ("language-number", _with_video(_row(language=5)), [*GOOD, "000009"], ("partial", "language")),
+    ("source-list", _with_video(_row(source=["hdtf"])), [*GOOD, "000009"], ("partial", "source")),
+    ("head-pose-label-list", _with_video(_row(head_pose={"label": ["frontal"]})), [*GOOD, "000009"],
+     ("partial", "head_pose.label")),
+    ("csv-gender-serialised", _table("metadata.csv", (GOOD_CSV_TEXT.replace("split\n", "split,attributes.gender\n", 1)
+                                                      .replace("train\n", 'train,"[\'male\']"\n')).encode()),
+     GOOD, ("partial", "metadata.csv:2: attributes.gender")),
+]
+
+CASES = METADATA_CASES + FILE_CASES + SIDE_CASES + TABLE_CASES + TYPE_CASES
 
 
 @pytest.mark.parametrize("case_id, setup, built, reported", CASES, ids=[c[0] for c in CASES])
@@ -360,6 +420,10 @@ SPLIT_AND_CACHE_CASES = [
     "cli-offline",
     "cli-unsafe-listing",
     "public-builder-follows-downloads",
+    "head-pose-label-from-angles",
+    "cut-clip-as-readme-writes-it",
+    "cut-clip-nan-span",
+    "unsafe-hub-listing-drive-relative",
 ]
 
 
@@ -371,6 +435,35 @@ def test_nan_keypoints_are_masked_not_nan(release, tmp_path):
     assert recs["000001"]["keypoints"] is None
     pts = np.array(recs["000002"]["keypoints"]["points"])
     assert np.isfinite(pts).all() and pts[2, 5, 2] == 0 and (pts[0, :, 2] > 0).any()
+
+
+def test_head_pose_label_derived_from_angles(release, tmp_path):
+    """Angles from head_pose/*.npy without a label in the metadata: the label is the dominant class
+    of 5 uniformly sampled frames (3 of the 5 turned far right here), as a labelled release has it."""
+    (release / "head_pose").mkdir()
+    angles = np.zeros((FRAMES, 3), np.float32)
+    angles[FRAMES // 3 :, 0] = 40.0  # frames 3..9 turned right: samples 0, 2, 4, 7, 9 -> 3 of 5 profile_right
+    np.save(release / "head_pose" / "000001.npy", angles)
+    np.save(release / "head_pose" / "000002.npy", np.zeros((FRAMES, 3), np.float32))
+    _jsonl(release, [*_rows()[:2], {**_rows()[2], "head_pose": {"label": "extreme"}}])
+    np.save(release / "head_pose" / "000003.npy", np.zeros((FRAMES, 3), np.float32))
+    recs, _, _ = _build(release, tmp_path)
+    assert recs["000001"]["head_pose"]["label"] == "profile_right"
+    assert recs["000002"]["head_pose"]["label"] == "frontal"
+    assert recs["000003"]["head_pose"]["label"] == "extreme"  # a label given by the release is kept
+
+
+def test_cut_clip_as_the_readme_writes_it(media, tmp_path):
+    from facevid_datasets.errors import MediaError
+    from facevid_datasets.media import cut_clip, probe
+
+    src = make_index_video(tmp_path / "src.mp4", num_frames=50, fps=10, size=(64, 64), audio=False)
+    out = cut_clip(src, tmp_path / "c.mp4", 1, 4)  # seconds 1 to 4, positional as README.md writes it
+    assert probe(out).num_frames == 30
+    with pytest.raises(MediaError, match="start = nan is not a finite number"):
+        cut_clip(src, tmp_path / "n.mp4", float("nan"), 4)
+    with pytest.raises(MediaError, match="end = inf"):
+        cut_clip(src, tmp_path / "n.mp4", 0, float("inf"))
 
 
 def test_truncated_file_counts_come_from_the_data(release, media, tmp_path):
@@ -431,6 +524,14 @@ def test_unsafe_hub_listing_refused():
 
     check_listing("facevid-1k", "o/r", ["metadata.jsonl", "videos/a.mp4"])
     for bad in ("../x.mp4", "/etc/passwd", "videos/../../x", "a\\..\\..\\b"):
+        with pytest.raises(UnsafeListing, match="unsafe path"):
+            check_listing("facevid-1k", "o/r", ["metadata.jsonl", bad])
+
+
+def test_unsafe_hub_listing_drive_relative():
+    from facevid_datasets.hub import UnsafeListing, check_listing
+
+    for bad in ("C:x.mp4", "c:\\videos\\x.mp4", "Z:/x.mp4"):
         with pytest.raises(UnsafeListing, match="unsafe path"):
             check_listing("facevid-1k", "o/r", ["metadata.jsonl", bad])
 

@@ -3,6 +3,7 @@ exports and reports; the audit log says what was done; `--check` finds what is l
 
 from __future__ import annotations
 
+import io
 import json
 import re
 import shutil
@@ -73,6 +74,23 @@ def _traces(folders: list[Path], ids: set[str], media: dict[str, bytes], skip: s
     return found
 
 
+def _export_streams(tmp: Path) -> dict[str, dict[str, bytes]]:
+    """clip id -> video bytes of the WebDataset and LitData exports, read with `webdataset` and `litdata`."""
+    import litdata
+    import webdataset as wds
+
+    out: dict[str, dict[str, bytes]] = {"webdataset": {}, "litdata": {}}
+    tars = sorted(str(p) for p in (tmp / "webdataset").rglob("*.tar"))
+    for s in wds.WebDataset(tars, shardshuffle=False, empty_check=False):
+        out["webdataset"][json.loads(s["json"])["clip_id"]] = s["mp4"]
+    for index in sorted((tmp / "litdata").rglob("index.json")):
+        if json.loads(index.read_text())["chunks"]:
+            ld = litdata.StreamingDataset(str(index.parent))
+            for i in range(len(ld)):
+                out["litdata"][json.loads(ld[i]["json"])["clip_id"]] = ld[i]["video"]
+    return out
+
+
 @pytest.fixture(scope="module")
 def world(tmp_path_factory):
     """Build, curate, copy and export a small release, load the export with plain `datasets` too."""
@@ -93,8 +111,13 @@ def world(tmp_path_factory):
     datasets.Dataset.from_list(copies, features=fd.FEATURES).to_parquet(str(tmp / "copies" / "records.parquet"))
     export_dataset("facevid-1k", tmp / "export", config="all", data_dir=str(root), cache_dir=str(cache),
                    max_shard_size=400_000)  # fmt: skip
+    for fmt in ("webdataset", "litdata"):  # reached through the ledger only: not named in extra_dirs below
+        export_dataset("facevid-1k", tmp / fmt, config="all", data_dir=str(root), cache_dir=str(cache), fmt=fmt,
+                       progress=False)  # fmt: skip
     plain = datasets.load_dataset(str(tmp / "export"), cache_dir=str(cache))
     assert GONE <= {r for s in plain.values() for r in s["clip_id"]}
+    tars = datasets.load_dataset(str(tmp / "webdataset"), cache_dir=str(cache))  # its Arrow cache: json structs
+    assert GONE <= {r["clip_id"] for s in tars.values() for r in s["json"]}
     media = {c: Path(records[c]["video"]["path"]).read_bytes() for c in GONE}
     before = {
         "curated": {r["clip_id"] for r in pq.read_table(curated.out / "decisions.parquet").to_pylist()},
@@ -118,10 +141,10 @@ def test_no_trace_left_in_any_artifact(world):
 
     remembered = forgotten_list(world["cache"], "facevid-1k")  # the ids themselves, so rebuilds withhold them
     skip = {res.audit_log.resolve(), world["ids"].resolve(), remembered.resolve()}
-    folders = [world["cache"], tmp / "curated", tmp / "copies", tmp / "export"]
+    folders = [world["cache"], tmp / "curated", tmp / "copies", tmp / "export", tmp / "webdataset", tmp / "litdata"]
     assert _traces(folders, GONE, world["media"], skip) == []
     kinds = {c.kind for c in res.changes}
-    assert {"arrow", "parquet", "jsonl", "sqlite", "file"} <= kinds, res.summary()
+    assert {"arrow", "parquet", "webdataset", "litdata", "jsonl", "sqlite", "file"} <= kinds, res.summary()
     assert not res.problems and not res.unchecked, res.summary()
 
 
@@ -148,6 +171,13 @@ def test_every_other_clip_is_intact(world):
     left = datasets.Dataset.from_parquet(str(tmp / "copies" / "records.parquet"), cache_dir=str(tmp / "c3"))
     assert sorted(left["clip_id"]) == ["000687", "000694"]
     assert all(Path(p["path"]).is_file() for p in left["video"])
+    tars = datasets.load_dataset(str(tmp / "webdataset"), cache_dir=str(world["cache"]))  # the rewritten cache
+    assert {r["clip_id"] for s in tars.values() for r in s["json"]} == others
+    stream = _export_streams(tmp)
+    assert set(stream["webdataset"]) == set(stream["litdata"]) == others  # read back with their own libraries
+    for fmt in stream:
+        for cid in ("000687", "Qn53p3hr9qD_2"):
+            assert stream[fmt][cid] == Path(records[cid]["video"]["path"]).read_bytes(), (fmt, cid)
     with sqlite3.connect(world["cache"] / "facevid_probe_cache.sqlite") as con:
         stems = {Path(p).stem for (p,) in con.execute("SELECT path FROM probe")}
     assert stems and not stems & GONE
@@ -366,3 +396,53 @@ def test_unreadable_table_is_reported_and_check_fails(tmp_path):
     ids.write_text("000690\n")
     out = CliRunner().invoke(app, [*args, "--ids", str(ids)])
     assert out.exit_code == 1 and "unchecked" in out.output
+
+
+def test_copies_made_before_the_ledger_are_found_by_content(tmp_path):
+    """WebDataset and LitData exports named only with --also (no ledger line): found by the clip ids their
+    samples hold, not by file names (a tar whose keys are not the clip ids), rewritten, and `--check` agrees."""
+    import tarfile
+
+    import webdataset as wds
+
+    from facevid_datasets.cli import app
+    from facevid_datasets.hub.export import export_dataset
+    from facevid_datasets.licence.ledger import ledger_path
+
+    root = tmp_path / "rel"
+    for n, cid in enumerate(("000700", "000701", "000702")):  # different lengths: different bytes
+        make_index_video(root / "videos" / f"{cid}.mp4", num_frames=5 + n, fps=25, size=(32, 32), audio=False)
+    (root / "metadata.jsonl").write_text("".join(json.dumps({"clip_id": c, "split": "train"}) + "\n"
+                                                 for c in ("000700", "000701", "000702")))  # fmt: skip
+    cache = tmp_path / "cache"
+    for fmt in ("webdataset", "litdata"):
+        export_dataset("facevid-1k", tmp_path / fmt, config="all", data_dir=str(root), cache_dir=str(cache), fmt=fmt,
+                       progress=False)  # fmt: skip
+    renamed = tmp_path / "webdataset" / "renamed.tar"  # keys that say nothing about the clip
+    with tarfile.open(renamed, "w") as tar:
+        for n, cid in enumerate(("000701", "000702")):
+            for ext, data in (("mp4", (root / "videos" / f"{cid}.mp4").read_bytes()),
+                              ("json", json.dumps({"clip_id": cid, "dataset": "facevid-1k"}).encode())):  # fmt: skip
+                info = tarfile.TarInfo(f"sample{n:04d}.{ext}")
+                info.size = len(data)
+                tar.addfile(info, io.BytesIO(data))
+    ledger_path(cache).unlink()  # copies made before the ledger: only --also reaches them
+    ids = tmp_path / "ids.txt"
+    ids.write_text("000701\n")
+    args = ["forget", "facevid-1k", "--ids", str(ids), "--cache-dir", str(cache),
+            "--also", str(tmp_path / "webdataset"), "--also", str(tmp_path / "litdata")]  # fmt: skip
+    before = CliRunner().invoke(app, [*args, "--check"])
+    assert before.exit_code == 1, before.output
+    assert str(renamed) in before.output and "litdata" in before.output and ".tar" in before.output
+    res = CliRunner().invoke(app, args)
+    assert res.exit_code == 0, res.output
+    after = CliRunner().invoke(app, [*args, "--check"])
+    assert after.exit_code == 0 and "no copy" in after.output, after.output
+    tars = sorted(str(p) for p in (tmp_path / "webdataset").rglob("*.tar"))
+    seen = [json.loads(s["json"])["clip_id"] for s in wds.WebDataset(tars, shardshuffle=False, empty_check=False)]
+    assert sorted(seen) == ["000700", "000702", "000702"]
+    kept = (root / "videos" / "000701.mp4").read_bytes()
+    assert not any(kept in Path(t).read_bytes() for t in tars)  # the bytes are gone, not only the index
+    streams = _export_streams(tmp_path)
+    assert sorted(streams["litdata"]) == ["000700", "000702"]
+    assert streams["litdata"]["000702"] == (root / "videos" / "000702.mp4").read_bytes()

@@ -108,3 +108,16 @@ def test_ray_tasks_make_the_same_copies(tmp_path):
     for a, b in zip(local, distributed, strict=True):
         assert Path(a["video"]["path"]).name == Path(b["video"]["path"]).name
         assert probe(b["video"]["path"]).num_frames == probe(a["video"]["path"]).num_frames
+
+
+def test_copies_are_recorded_on_the_ledger(tmp_path):
+    """Each copy and its done marker are on the ledger with the clip id, so `facevid forget` finds them
+    whatever their file names."""
+    from facevid_datasets.licence.ledger import read_ledger
+
+    recs = _records(tmp_path, 1, frames=10)
+    out = training_copies(recs, tmp_path / "copies", short_side=64, workers=1, progress=False)
+    copy = Path(out[0]["video"]["path"])
+    entries = {e.path: e for e in read_ledger().entries if tmp_path in e.path.parents}
+    assert set(entries) == {copy, copy.with_suffix(".done.json")}
+    assert all(e.kind == "training-copy" and e.ids == ("c0",) for e in entries.values())

@@ -29,8 +29,9 @@ def test_keys_are_webdataset_safe_and_unique():
 def test_webdataset_export_reads_with_webdataset_and_streams_back(sample_train, tmp_path):
     import webdataset as wds
 
-    paths = write_webdataset_shards(sample_train, tmp_path, "train", num_shards=4, progress=False)
-    assert len(paths) == 4
+    shards = write_webdataset_shards(sample_train, tmp_path, "train", num_shards=4, progress=False)
+    paths = [s.path for s in shards]
+    assert len(paths) == 4 and sorted(i for s in shards for i in s.ids) == sorted(sample_train["clip_id"])
     seen = {}
     for s in wds.WebDataset([str(p) for p in paths], shardshuffle=False, empty_check=False):
         fields = json.loads(s["json"])
@@ -46,7 +47,7 @@ def test_webdataset_export_reads_with_webdataset_and_streams_back(sample_train, 
     assert first["video"]["bytes"][4:8] == b"ftyp" and first["fps"] == pytest.approx(sample_train[0]["fps"])
     assert first["keypoints"]["format"] == sample_train[0]["keypoints"]["format"]
 
-    plans = list(fvd.ClipDataset.streaming(stream, frames=4, num_samples=len(ids) * 4, seed=1))
+    plans = list(fvd.StreamingClipDataset(stream, frames=4, num_samples=len(ids) * 4, seed=1))
     assert {p.clip_id for p in plans} <= set(ids) and len(plans) == len(ids) * 4
     assert all(isinstance(p.video, bytes) for p in plans)
 
@@ -54,7 +55,10 @@ def test_webdataset_export_reads_with_webdataset_and_streams_back(sample_train, 
 def test_litdata_export_reads_with_litdata_and_streams_back(sample_train, tmp_path):
     import litdata
 
-    folder = write_litdata(sample_train, tmp_path, "train", chunk_bytes=1_000_000, progress=False)
+    shards = write_litdata(sample_train, tmp_path, "train", num_shards=3, progress=False)
+    folder = tmp_path / "train"
+    assert len(shards) == 3 and all(s.path.parent == folder and s.path.is_file() for s in shards)
+    assert [i for s in shards for i in s.ids] == sample_train["clip_id"]  # each chunk's ids, in order
     ld = litdata.StreamingDataset(str(folder))
     assert len(ld) == len(sample_train)
     assert sorted(json.loads(ld[i]["json"])["clip_id"] for i in range(len(ld))) == sorted(sample_train["clip_id"])

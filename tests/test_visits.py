@@ -10,8 +10,8 @@ from scipy import stats
 
 from facevid_datasets.schema import empty_record
 from facevid_datasets.testing import make_index_video, read_index
-from facevid_datasets.training import ClipDataset, VideoCollator
-from facevid_datasets.training.visits import visit_plans, visit_starts
+from facevid_datasets.training import ClipDataset, Draw, VideoCollator
+from facevid_datasets.training.plan import visit_starts
 
 
 def _uniform_pvalue(starts: np.ndarray, positions: int, bins: int = 10) -> float:
@@ -22,11 +22,10 @@ def _uniform_pvalue(starts: np.ndarray, positions: int, bins: int = 10) -> float
     return float(stats.chisquare(counts, len(starts) * per_bin / positions).pvalue)
 
 
-@pytest.mark.parametrize("layout", ["consecutive", "independent"])
 @pytest.mark.parametrize("positions,k,span", [(485, 4, 16), (100, 8, 16), (30, 4, 16)])
-def test_window_starts_are_uniform_over_the_clip(layout, positions, k, span):
+def test_window_starts_are_uniform_over_the_clip(positions, k, span):
     rng = np.random.default_rng(0)
-    visits = np.stack([visit_starts(positions, k, span, rng, layout) for _ in range(4000)])
+    visits = np.stack([visit_starts(positions, k, span, rng) for _ in range(4000)])
     assert visits.min() >= 0 and visits.max() < positions
     for j in range(k):  # every window slot of a visit, over independent visits
         assert _uniform_pvalue(visits[:, j], positions) > 1e-3, j
@@ -48,8 +47,6 @@ def test_consecutive_windows_tile_one_stretch():
 
 
 def test_bad_visit_arguments_are_clear():
-    with pytest.raises(ValueError, match="layout"):
-        visit_starts(10, 2, 4, np.random.default_rng(0), "sideways")  # type: ignore[arg-type]
     with pytest.raises(ValueError, match="must be >= 1"):
         visit_starts(0, 2, 4, np.random.default_rng(0))
 
@@ -82,8 +79,9 @@ class CountingReader:
 
 def test_one_pass_decodes_each_file_once_and_matches_separate_decodes(long_gop, monkeypatch):
     clips = ClipDataset(long_gop, frames=8)
-    rng = np.random.default_rng(3)
-    plans = visit_plans(clips, 0, 4, rng, "independent") + visit_plans(clips, 1, 3, rng) + [clips[0], clips[0]]
+    # a visit of 4 windows to clip 0 and one of 3 to clip 1, as the sampler draws them, and two plain items
+    plans = ([clips[Draw(0, 0, j, j, 4)] for j in range(4)] + [clips[Draw(1, 0, j, j, 3)] for j in range(3, 6)]
+             + [clips[0], clips[0]])
     on = VideoCollator(32, dtype=torch.uint8, audio_window=1)
     original_open = on._open
     monkeypatch.setattr(on, "_open", lambda src: CountingReader(original_open(src)))

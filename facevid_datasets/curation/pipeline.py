@@ -37,6 +37,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from ..errors import AnnotationError, CacheError
+from ..licence.ledger import CopyKind, record_copy
 from ..media.ffmpeg import cut_clip, run_ffmpeg
 from ..media.probe import probe
 from ..raw.layout import VIDEO_EXTENSIONS
@@ -345,6 +346,7 @@ def finalize(
         "stage_seconds": stage_seconds,
     }
     (out / "summary.json").write_text(json.dumps(info, indent=2))
+    record_copy(CopyKind.CURATION, out, [r["clip_id"] for r in rows])  # the folder, for `facevid forget`
     return summary, stage_seconds
 
 

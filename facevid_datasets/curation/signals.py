@@ -10,15 +10,15 @@ Landmark layouts understood here: `ibug68` (68 points, dlib / DWPose face) and `
 
 from __future__ import annotations
 
-from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 import cv2
 import numpy as np
 
-#: Head-pose classes of DH-FaceVid-1K, in the order used to break ties.
-HEAD_POSE_CLASSES = ("frontal", "profile_left", "profile_right", "profile_up", "profile_down", "extreme")
+from ..vocab import HEAD_POSE_CLASSES as HEAD_POSE_CLASSES  # the classes live with the labels (no cv2 there)
+from ..vocab import dominant_class as dominant_class
+from ..vocab import head_pose_class as head_pose_class
 
 
 @dataclass(frozen=True)
@@ -355,24 +355,3 @@ def smooth_angles(angles: np.ndarray, radius: int = 4) -> np.ndarray:
     return out
 
 
-def head_pose_class(
-    yaw: float, pitch: float, frontal_yaw: float = 25.0, frontal_pitch: float = 20.0, extreme: float = 60.0
-) -> str:
-    """One of HEAD_POSE_CLASSES: frontal inside the frontal box, extreme when either angle passes
-    `extreme`, otherwise the profile class of the angle that is larger relative to its box."""
-    if abs(yaw) > extreme or abs(pitch) > extreme:
-        return "extreme"
-    if abs(yaw) <= frontal_yaw and abs(pitch) <= frontal_pitch:
-        return "frontal"
-    if abs(yaw) / frontal_yaw >= abs(pitch) / frontal_pitch:
-        return "profile_right" if yaw > 0 else "profile_left"
-    return "profile_up" if pitch > 0 else "profile_down"
-
-
-def dominant_class(labels: Sequence[str]) -> str | None:
-    """Most frequent label; ties go to the class listed first in HEAD_POSE_CLASSES."""
-    if not labels:
-        return None
-    counts = Counter(labels)
-    order = {c: i for i, c in enumerate(HEAD_POSE_CLASSES)}
-    return min(counts, key=lambda c: (-counts[c], order.get(c, len(order))))

@@ -7,10 +7,17 @@ structs and lists, `Video`/`Audio` columns) in the file itself, so plain
 without the video bytes (metadata-only scans for statistics and filtering). WebDataset tars keep
 bytes but lose the schema: every field comes back as an untyped per-extension blob.
 
-Layout written to `out`:
+Layout written to `out` (one writer interface, `EXPORT_WRITERS`, for the three formats):
 
     README.md                              the dataset card with YAML `configs:` for these shards
-    data/<config>/<split>-00000-of-0000N.parquet
+    data/<config>/<split>-00000-of-0000N.parquet       --format parquet (default)
+    webdataset/<config>/<split>-00000-of-0000N.tar     --format webdataset
+    litdata/<config>/<split>/index.json, chunk-*.bin   --format litdata (no card)
+
+Every format embeds every file a record points at: the video, a separate audio file (e.g. a
+release's `audio/<id>.wav`, kept under its bare name `<id>.wav`: readers use the bytes) and the
+side arrays (keypoints, head pose, face boxes: columns of the record). Each written file is
+recorded with its clip ids on the ledger of copies, so `facevid forget` reaches it.
 
 Licence note: DH-FaceVid-1K and the CelebV sets forbid redistribution; an export is for the
 user's own storage or a private/gated repo that the licence holders allow.
@@ -20,6 +27,7 @@ from __future__ import annotations
 
 import math
 import os
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -31,6 +39,9 @@ from datasets.utils.py_utils import convert_file_size_to_int
 from huggingface_hub import DatasetCard, DatasetCardData
 
 from .. import cache_paths
+from ..errors import refuse_output_inside
+from ..licence.ledger import CopyKind, record_copies
+from .stream_formats import Shard, progress_bar, write_litdata, write_webdataset_shards
 
 #: Rows per Parquet row group: few, since each row carries a whole video.
 ROW_GROUP_ROWS = 16
@@ -52,7 +63,7 @@ class ExportResult:
 #: workers can each stream whole shards.
 MIN_SHARDS = 16
 #: Rows a shard should hold at least before MIN_SHARDS applies.
-MIN_SHARD_ROWS = 4
+MIN_SHARD_ROWS = 1
 
 
 def parse_size(text: str | int) -> int:
@@ -124,9 +135,10 @@ def _media_bytes(ds: datasets.Dataset) -> int:
     return total
 
 
-def card_for(name: str, config: str, splits: list[str], fmt: str = "parquet") -> DatasetCard:
-    """The dataset's card from `dataset_cards/<name>.md` with `configs:` pointing at the exported shards."""
-    pattern = "data/{config}/{split}-*.parquet" if fmt == "parquet" else "webdataset/{config}/{split}-*.tar"
+def card_for(name: str, config: str, splits: list[str],
+             pattern: str = "data/{config}/{split}-*.parquet") -> DatasetCard:  # fmt: skip
+    """The dataset's card from `dataset_cards/<name>.md` with `configs:` pointing at the exported shards
+    (`pattern`: the writer's path pattern, with {config} and {split})."""
     configs = [
         {
             "config_name": config,
@@ -145,25 +157,50 @@ def card_for(name: str, config: str, splits: list[str], fmt: str = "parquet") ->
     return DatasetCard(f"---\n{data.to_yaml()}\n---\n\n# {name}\n")
 
 
-def write_parquet_shards(
-    ds: datasets.Dataset, out_dir: Path, split: str, max_shard_size: int, num_shards: int | None = None
-) -> list[Path]:
-    """Write `ds` as Parquet shards (see `shard_count`), media files embedded as bytes."""
+def write_parquet_shards(ds: datasets.Dataset, out_dir: Path, split: str, num_shards: int,
+                         progress: bool = True) -> list[Shard]:  # fmt: skip
+    """Write `ds` as `num_shards` Parquet shards `<split>-0000i-of-0000n.parquet`, every file a record
+    points at (video, separate audio) embedded as bytes under its bare file name."""
     out_dir.mkdir(parents=True, exist_ok=True)
-    n = shard_count(len(ds), _media_bytes(ds) + ds.data.nbytes, max_shard_size, num_shards)
+    for old in out_dir.glob(f"{split}-*.parquet"):  # an earlier export's shards of this split
+        old.unlink()
+    n = max(1, min(num_shards, len(ds)))
     schema = ds.features.arrow_schema
-    paths = []
-    for i in range(n):
-        shard = ds.shard(num_shards=n, index=i, contiguous=True)
-        path = out_dir / f"{split}-{i:05d}-of-{n:05d}.parquet"
-        tmp = path.with_suffix(".parquet.tmp")
-        with pq.ParquetWriter(tmp, schema=schema) as writer:
-            for start in range(0, len(shard), ROW_GROUP_ROWS):
-                table = shard.with_format("arrow")[start : start + ROW_GROUP_ROWS]
-                writer.write_table(embed_table_storage(table).cast(schema), row_group_size=ROW_GROUP_ROWS)
-        tmp.replace(path)
-        paths.append(path)
-    return paths
+    shards = []
+    with progress_bar(len(ds), "parquet", split, progress) as bar:
+        for i in range(n):
+            part = ds.shard(num_shards=n, index=i, contiguous=True)
+            path = out_dir / f"{split}-{i:05d}-of-{n:05d}.parquet"
+            tmp = path.with_suffix(".parquet.tmp")
+            with pq.ParquetWriter(tmp, schema=schema) as writer:
+                for start in range(0, len(part), ROW_GROUP_ROWS):
+                    table = part.with_format("arrow")[start : start + ROW_GROUP_ROWS]
+                    writer.write_table(embed_table_storage(table).cast(schema), row_group_size=ROW_GROUP_ROWS)
+                    bar.update(table.num_rows)
+            tmp.replace(path)
+            shards.append(Shard(path, tuple(str(c) for c in part["clip_id"])))
+    return shards
+
+
+@dataclass(frozen=True)
+class ExportWriter:
+    """One export format: the folder its shards go to under `out` (`<folder>/<config>/`), the function
+    writing a split, `(ds, folder, split, num_shards, progress) -> [Shard]`, the ledger kind of its
+    files, and the card's `configs:` path pattern (None: no card, LitData reads its own index)."""
+
+    folder: str
+    write: Callable[[datasets.Dataset, Path, str, int, bool], list[Shard]]
+    kind: CopyKind
+    card_pattern: str | None
+
+
+#: The export formats `facevid export --format` writes, all through one interface.
+EXPORT_WRITERS: dict[str, ExportWriter] = {
+    "parquet": ExportWriter("data", write_parquet_shards, CopyKind.PARQUET, "data/{config}/{split}-*.parquet"),
+    "webdataset": ExportWriter("webdataset", write_webdataset_shards, CopyKind.WEBDATASET,
+                               "webdataset/{config}/{split}-*.tar"),  # fmt: skip
+    "litdata": ExportWriter("litdata", write_litdata, CopyKind.LITDATA, None),
+}
 
 
 def export_dataset(
@@ -182,42 +219,45 @@ def export_dataset(
 ) -> ExportResult:
     """Build dataset `name` (config `config`) and write it to `out` as Parquet shards plus README.md.
 
-    `fmt="webdataset"` writes tar shards (`webdataset/<config>/<split>-*.tar`, mp4 + json per clip; the
-    card's `configs:` point at them) and `fmt="litdata"` LitData chunks (`litdata/<config>/<split>/`),
-    for trainers that stream from object storage (see `hub.stream_formats`).
+    `fmt="webdataset"` writes tar shards (`webdataset/<config>/<split>-*.tar`, per clip its video,
+    separate audio and json; the card's `configs:` point at them) and `fmt="litdata"` LitData chunks
+    (`litdata/<config>/<split>/`), for trainers that stream from object storage (see
+    `hub.stream_formats`). Every format is cut into `shard_count` shards (at least `MIN_SHARDS`
+    when the split has rows enough, so ranks x DataLoader workers each stream whole shards), shows a
+    progress bar, and records each file with its clip ids on the ledger of copies (`licence.ledger`),
+    so `facevid forget` reaches it.
 
     Only media inside the release folder (or the build's own clip cache) are embedded: a row whose
-    file lies elsewhere is left out and listed in `ExportResult.outside`.
+    file lies elsewhere is left out and listed in `ExportResult.outside`. An `out` inside the
+    release folder is refused (OutputInsideInput) before anything is built or written.
     """
     from ..loading import load_builder
-    from .stream_formats import FORMATS, write_litdata, write_webdataset_shards
 
-    if fmt not in FORMATS:
-        raise ValueError(f"format {fmt!r}: use one of {', '.join(FORMATS)}")
+    writer = EXPORT_WRITERS.get(fmt)
+    if writer is None:
+        raise ValueError(f"format {fmt!r}: use one of {', '.join(EXPORT_WRITERS)}")
+    out = Path(out)
+    if data_dir:
+        refuse_output_inside(out, [os.path.expanduser(data_dir)], "release folder")
     builder = load_builder(name, config, data_dir=data_dir, token=token, cache_dir=cache_dir, **config_kwargs)
+    roots = allowed_roots(builder)
+    refuse_output_inside(out, roots, "release (input) folder")  # the release, the sample, the clip cache
     builder.download_and_prepare()
     dsd = builder.as_dataset()
-    out = Path(out)
     res = ExportResult(out=out, config=builder.config.name)
     limit = parse_size(max_shard_size)
-    roots = allowed_roots(builder)
     for split, ds in dsd.items():
         ds, outside = contained(ds, roots)
         res.outside += outside
         res.rows[split] = len(ds)
-        if fmt == "litdata":
-            res.shards[split] = [write_litdata(ds, out / "litdata" / res.config, split, limit, progress)]
-            continue
-        folder = out / ("data" if fmt == "parquet" else fmt) / res.config
-        for old in folder.glob(f"{split}-*.{'parquet' if fmt == 'parquet' else 'tar'}"):
-            old.unlink()
-        if fmt == "parquet":
-            res.shards[split] = write_parquet_shards(ds, folder, split, limit, num_shards)
-        else:
-            n = shard_count(len(ds), _media_bytes(ds) + ds.data.nbytes, limit, num_shards)
-            res.shards[split] = write_webdataset_shards(ds, folder, split, n, progress)
-    if fmt != "litdata":  # a card whose configs: point at the shards, so plain datasets.load_dataset reads them
-        card = card_for(builder.NAME, res.config, list(dsd), fmt)
+        folder = out / writer.folder / res.config
+        n = shard_count(len(ds), _media_bytes(ds) + ds.data.nbytes, limit, num_shards)
+        shards = writer.write(ds, folder, split, n, progress)
+        record_copies(writer.kind, [(s.path, s.ids) for s in shards], dataset=builder.NAME,
+                      cache_dir=cache_paths.cache_root(builder))  # fmt: skip
+        res.shards[split] = [s.path for s in shards]
+    if writer.card_pattern is not None:  # configs: point at the shards, so plain datasets.load_dataset reads them
+        card = card_for(builder.NAME, res.config, list(dsd), writer.card_pattern)
         res.card = out / "README.md"
         card.save(res.card)
     return res

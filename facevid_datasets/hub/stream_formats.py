@@ -1,5 +1,9 @@
 """Streaming exports beside Parquet: WebDataset tar shards and LitData chunks, and reading them back.
 
+Both writers have the interface of the Parquet one (`hub.export.EXPORT_WRITERS`): `(ds, folder,
+split, num_shards, progress) -> [Shard]`, each shard a file with the clip ids it holds, which the
+export records on the ledger of copies.
+
 Object-storage trainers stream one of these rather than Parquet. Each sample holds the clip's
 video (`mp4`), its audio file when the audio is separate (`wav` / `m4a` / ...), and the record's
 other fields as `json`, so the `webdataset` and `litdata` libraries read an export with no code of
@@ -14,15 +18,15 @@ from __future__ import annotations
 
 import io
 import json
+import math
 import os
 import re
 import tarfile
 from collections.abc import Iterator, Mapping
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-#: Export formats `facevid export --format` writes.
-FORMATS = ("parquet", "webdataset", "litdata")
 _MEDIA = ("video", "audio")
 
 
@@ -59,67 +63,95 @@ def sample_of(row: Mapping[str, Any]) -> tuple[dict[str, bytes], dict[str, Any]]
     fields["video_ext"] = vext or "mp4"
     if row.get("audio_source") == "file":
         audio, aext = _media_bytes(row.get("audio"))
-        if audio is not None:
-            aext = aext if aext and aext not in members else "audio"
-            members[aext] = audio
-            fields["audio_ext"] = aext
+        if audio is None:
+            raise ValueError(f"record {row.get('clip_id')!r}: its separate audio file is not readable "
+                             f"({(row.get('audio') or {}).get('path')})")  # fmt: skip
+        aext = aext if aext and aext not in members else "audio"
+        members[aext] = audio
+        fields["audio_ext"] = aext
     return members, fields
 
 
-def write_webdataset_shards(ds: Any, out_dir: str | Path, split: str, num_shards: int,
-                            progress: bool = True) -> list[Path]:
-    """Write `ds` (a `datasets.Dataset` with decode=False media) as `num_shards` tar shards."""
+@dataclass(frozen=True)
+class Shard:
+    """One file an export writer wrote, with the clip ids it holds (what the ledger records)."""
+
+    path: Path
+    ids: tuple[str, ...]
+
+
+def progress_bar(total: int, fmt: str, split: str, progress: bool) -> Any:
+    """The one progress bar every export writer shows (clips written of the split)."""
     from tqdm.auto import tqdm
 
+    return tqdm(total=total, desc=f"{fmt} {split}", unit="clip", disable=not progress)
+
+
+def write_webdataset_shards(ds: Any, out_dir: str | Path, split: str, num_shards: int,
+                            progress: bool = True) -> list[Shard]:  # fmt: skip
+    """Write `ds` (a `datasets.Dataset` with decode=False media) as `num_shards` tar shards
+    `<split>-0000i-of-0000n.tar` in `out_dir`: per clip its video, its separate audio file, and json."""
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
+    for old in out_dir.glob(f"{split}-*.tar"):  # an earlier export's shards of this split
+        old.unlink()
     n = max(1, min(num_shards, len(ds)))
     taken: set[str] = set()
-    paths = []
-    bar = tqdm(total=len(ds), desc=f"webdataset {split}", unit="clip", disable=not progress)
-    for i in range(n):
-        shard = ds.shard(num_shards=n, index=i, contiguous=True)
-        path = out_dir / f"{split}-{i:05d}-of-{n:05d}.tar"
-        tmp = path.with_suffix(".tar.tmp")
-        with tarfile.open(tmp, "w") as tar:
-            for row in shard:
-                members, fields = sample_of(row)
-                key = sample_key(str(row.get("clip_id")), taken)
-                payloads = {**members, "json": json.dumps(fields, ensure_ascii=False, default=str).encode()}
-                for ext, data in payloads.items():
-                    info = tarfile.TarInfo(f"{key}.{ext}")
-                    info.size, info.mtime, info.mode = len(data), 0, 0o644
-                    tar.addfile(info, io.BytesIO(data))
-                bar.update(1)
-        tmp.replace(path)
-        paths.append(path)
-    bar.close()
-    return paths
+    shards = []
+    with progress_bar(len(ds), "webdataset", split, progress) as bar:
+        for i in range(n):
+            part = ds.shard(num_shards=n, index=i, contiguous=True)
+            path = out_dir / f"{split}-{i:05d}-of-{n:05d}.tar"
+            tmp = path.with_suffix(".tar.tmp")
+            ids = []
+            with tarfile.open(tmp, "w") as tar:
+                for row in part:
+                    members, fields = sample_of(row)
+                    key = sample_key(str(row.get("clip_id")), taken)
+                    payloads = {**members, "json": json.dumps(fields, ensure_ascii=False, default=str).encode()}
+                    for ext, data in payloads.items():
+                        info = tarfile.TarInfo(f"{key}.{ext}")
+                        info.size, info.mtime, info.mode = len(data), 0, 0o644
+                        tar.addfile(info, io.BytesIO(data))
+                    ids.append(str(row.get("clip_id")))
+                    bar.update(1)
+            tmp.replace(path)
+            shards.append(Shard(path, tuple(ids)))
+    return shards
 
 
-def write_litdata(ds: Any, out_dir: str | Path, split: str, chunk_bytes: int = 256 << 20,
-                  progress: bool = True) -> Path:
-    """Write `ds` as LitData chunks in `out_dir/split` (readable by `litdata.StreamingDataset`)."""
+def write_litdata(ds: Any, out_dir: str | Path, split: str, num_shards: int, progress: bool = True) -> list[Shard]:
+    """Write `ds` as `num_shards` LitData chunks in `out_dir/split` (readable by `litdata.StreamingDataset`):
+    items {key, video, audio (b"" when the audio is in the video), json}."""
     from litdata.streaming.writer import BinaryWriter
-    from tqdm.auto import tqdm
 
     folder = Path(out_dir) / split
     folder.mkdir(parents=True, exist_ok=True)
-    for old in folder.glob("chunk-*.bin"):
-        old.unlink()
-    writer = BinaryWriter(str(folder), chunk_bytes=chunk_bytes)
-    for i, row in enumerate(tqdm(ds, desc=f"litdata {split}", unit="clip", disable=not progress)):
-        members, fields = sample_of(row)
-        audio_ext = fields.get("audio_ext")
-        writer[i] = {
-            "key": str(row.get("clip_id")),
-            "video": members[fields["video_ext"]],
-            "audio": members[audio_ext] if audio_ext else b"",
-            "json": json.dumps(fields, ensure_ascii=False, default=str),
-        }
+    for old in [*folder.glob("chunk-*.bin"), folder / "index.json"]:
+        old.unlink(missing_ok=True)
+    n = max(1, min(num_shards, len(ds)))
+    writer = BinaryWriter(str(folder), chunk_size=math.ceil(len(ds) / n))
+    ids = []
+    with progress_bar(len(ds), "litdata", split, progress) as bar:
+        for i, row in enumerate(ds):
+            members, fields = sample_of(row)
+            audio_ext = fields.get("audio_ext")
+            writer[i] = {
+                "key": str(row.get("clip_id")),
+                "video": members[fields["video_ext"]],
+                "audio": members[audio_ext] if audio_ext else b"",
+                "json": json.dumps(fields, ensure_ascii=False, default=str),
+            }
+            ids.append(str(row.get("clip_id")))
+            bar.update(1)
     writer.done()
     writer.merge()
-    return folder
+    shards, start = [], 0
+    for c in json.loads((folder / "index.json").read_text())["chunks"]:
+        size = int(c["chunk_size"])
+        shards.append(Shard(folder / c["filename"], tuple(ids[start : start + size])))
+        start += size
+    return shards
 
 
 def record_of(sample: Mapping[str, Any]) -> dict[str, Any]:

@@ -24,6 +24,7 @@ def forget_cmd(
     and append one audit line per listed id. The lists of --root (its deletions.txt) and of the gated
     --repo-id are applied too."""
     from .. import cache_paths
+    from ..errors import FaceVidError
     from .deletions import DeletionList, load_deletions
     from .forget import default_cache_dir, forget
 
@@ -34,10 +35,15 @@ def forget_cmd(
         typer.echo("facevid forget: give the deletion list with --ids FILE (or --root / --repo-id)", err=True)
         raise typer.Exit(2)
     hub_dir = cache_paths.hub_dir(cache_dir or default_cache_dir(), repo_id) if repo_id else None
-    deletions = load_deletions(name, ids=ids if ids is not None else DeletionList(), root=root, repo_id=repo_id,
-                               hub_dir=hub_dir, strict=True)  # fmt: skip
-    res = forget(name, deletions, cache_dir=cache_dir, extra_dirs=also, delete_source=delete_source,
-                 release_root=root, check=check, audit_log=audit_log)  # fmt: skip
+    try:
+        deletions = load_deletions(name, ids=ids if ids is not None else DeletionList(), root=root, repo_id=repo_id,
+                                   hub_dir=hub_dir, strict=True)  # fmt: skip
+        res = forget(name, deletions, cache_dir=cache_dir, extra_dirs=also, delete_source=delete_source,
+                     release_root=root, check=check, audit_log=audit_log)  # fmt: skip
+    except (FaceVidError, KeyError) as e:  # one line naming the file or repo, never a traceback
+        message = e.args[0] if isinstance(e, KeyError) and e.args else str(e)
+        typer.echo(f"facevid forget: {' '.join(str(message).split())}", err=True)
+        raise typer.Exit(1) from None
     typer.echo(res.summary())
     if check and (res.present or res.unchecked):
         raise typer.Exit(1)

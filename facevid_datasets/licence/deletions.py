@@ -295,7 +295,7 @@ def hub_deletions(
     Offline (`HF_HUB_OFFLINE=1`, or the Hub unreachable) a copy downloaded earlier is used with a
     warning; with none, DeletionListError says the list could not be checked and how to fix it.
     """
-    from huggingface_hub import constants, hf_hub_download
+    from huggingface_hub import constants, get_token, hf_hub_download
     from huggingface_hub.utils import (
         EntryNotFoundError,
         GatedRepoError,
@@ -305,24 +305,32 @@ def hub_deletions(
     )
 
     from ..hub import endpoint_url
+    from ..hub.access import access_message
 
     local = Path(local_dir)
     kwargs = dict(repo_type="dataset", revision=revision, local_dir=local, token=token, endpoint=endpoint_url())
+    def refusal(status: int | None) -> str:
+        """A refused request explained as `hub.access` does (logged in or not, where to ask), on one line."""
+        known = bool(token) or get_token() is not None
+        why = access_message(name, repo_id, endpoint_url(), status, token_known=known)
+        return f"the Hub refused access (HTTP {status or 403}). " + " ".join(why.split("\n"))
+
+    refused = ""
     try:
         return Path(hf_hub_download(repo_id, LIST_NAME, **kwargs))
     except LocalEntryNotFoundError as e:  # offline or unreachable, and no copy (a subclass of the next one)
         failure: Exception = e
+        status = getattr(getattr(e.__cause__, "response", None), "status_code", None)  # a refusal it wraps
+        refused = refusal(status) if status in (401, 403) else ""
     except EntryNotFoundError:
         return None
-    except GatedRepoError:
-        raise DeletionListError(
-            f"{name}: cannot read {LIST_NAME} of the gated repo {repo_id}: access not granted (log in with "
-            f"`hf auth login` or set HF_TOKEN once access is approved)."
-        ) from None
-    except RepositoryNotFoundError:
-        raise DeletionListError(f"{name}: dataset repo {repo_id} not found (or private to you); its {LIST_NAME} "
-                                f"cannot be checked.") from None  # fmt: skip
-    except (HfHubHTTPError, OSError) as e:
+    except (GatedRepoError, RepositoryNotFoundError, HfHubHTTPError, OSError) as e:
+        status = getattr(getattr(e, "response", None), "status_code", None)
+        if isinstance(e, GatedRepoError) or status in (401, 403):
+            refused = refusal(status)
+        elif isinstance(e, RepositoryNotFoundError):
+            raise DeletionListError(f"{name}: dataset repo {repo_id} not found (or private to you); its "
+                                    f"{LIST_NAME} cannot be checked.") from None  # fmt: skip
         failure = e
     old = local / LIST_NAME
     if old.is_file():
@@ -331,6 +339,8 @@ def hub_deletions(
         return old
     offline = constants.HF_HUB_OFFLINE or os.environ.get("HF_HUB_OFFLINE", "").lower() in ("1", "true", "yes", "on")
     why = "HF_HUB_OFFLINE is set" if offline else f"the Hub is unreachable ({type(failure).__name__})"
+    if refused:
+        raise DeletionListError(f"{name}: cannot fetch the deletion list {LIST_NAME} of {repo_id}: {refused}")
     raise DeletionListError(
         f"{name}: cannot fetch the deletion list {LIST_NAME} of {repo_id}: {why} and no earlier copy is in "
         f"{local}. Run once with network access, or pass the list yourself (facevid forget {name} --ids FILE)."

@@ -75,7 +75,22 @@ def table_schema(path: Path, kind: str) -> tuple[Any, list[str]]:
             except pa.ArrowInvalid:
                 src.seek(0)
                 schema = pa.ipc.open_file(src).schema
-    return schema, [c for c in MATCH_COLUMNS if c in schema.names]
+    cols = [c for c in MATCH_COLUMNS if c in schema.names]
+    if "clip_id" not in cols and "json" in schema.names:  # plain `datasets` cache of a WebDataset export
+        t = schema.field("json").type
+        if pa.types.is_struct(t) and t.get_field_index("clip_id") >= 0:
+            cols.append("json")
+    return schema, cols
+
+
+def lift(row: dict[str, Any]) -> dict[str, Any]:
+    """A table row with the match fields of its `json` struct (a WebDataset sample read by `datasets`)
+    moved to the top, so it is matched like a record."""
+    inner = row.pop("json", None)
+    if isinstance(inner, dict):
+        for k in MATCH_COLUMNS:
+            row.setdefault(k, inner.get(k))
+    return row
 
 
 def arrow_batches(path: Path, columns: list[str] | None) -> Iterator[Any]:

@@ -1,6 +1,7 @@
 """The walk behind `forget`: every file under the scanned folders that holds a listed clip, found by
-format (tables by their `clip_id` rows, sqlite by key, files by name) and, unless checking, rewritten
-without it or removed."""
+format and read with its own reader (tables by their `clip_id` rows, WebDataset tars by each sample's
+json, LitData chunks through `litdata`, sqlite by key; files the ledger records as one clip's copy,
+else by name) and, unless checking, rewritten without it or removed."""
 
 from __future__ import annotations
 
@@ -22,6 +23,7 @@ from .files import (
     TableWriter,
     arrow_batches,
     drop_empty_splits,
+    lift,
     magic,
     parquet_batches,
     path_columns,
@@ -40,7 +42,7 @@ class Change:
     """One file that held a listed clip: what was (or, with `check`, would be) done to it."""
 
     path: Path
-    kind: str  # "arrow", "parquet", "jsonl", "csv", "tsv", "sqlite", "json", "file", "stats"
+    kind: str  # "arrow", "parquet", "webdataset", "litdata", "jsonl", "csv", "tsv", "sqlite", "json", "file", "stats"
     action: str  # "removed", "rewritten", "present" (check), "stale" (statistics to recompute)
     size_before: int
     size_after: int | None = None
@@ -50,6 +52,45 @@ class Change:
     def audit(self) -> dict[str, Any]:
         return {"path": str(self.path), "action": self.action, "size_before": self.size_before,
                 "size_after": self.size_after, "rows": self.rows}  # fmt: skip
+
+
+def wds_key(name: str) -> tuple[str | None, str]:
+    """(sample key, extension) of a tar member as the `webdataset` library splits it (at the first dot
+    of the file name)."""
+    m = re.match(r"^((?:.*/|)[^.]+)[.]([^/]*)$", name)
+    return (m.group(1), m.group(2)) if m else (None, "")
+
+
+def is_litdata(folder: Path) -> bool:
+    """A LitData dataset folder: an index.json with `chunks` and `config`."""
+    index = folder / "index.json"
+    if not index.is_file() or index.stat().st_size > _TEXT_LIMIT:
+        return False
+    try:
+        data = json.loads(index.read_text(encoding="utf-8"))
+    except (json.JSONDecodeError, UnicodeDecodeError, OSError):
+        return False
+    return isinstance(data, dict) and "chunks" in data and "config" in data
+
+
+def litdata_row(item: Any) -> dict[str, Any] | None:
+    """The fields of a LitData item that tell its clip: the `json` field of this package's exports, or
+    the item's own `clip_id` / `dataset`; None when it has neither."""
+    if not isinstance(item, dict):
+        return None
+    raw = item.get("json")
+    if isinstance(raw, (bytes, bytearray)):
+        raw = raw.decode("utf-8", errors="replace")
+    fields = None
+    if isinstance(raw, str):
+        try:
+            fields = json.loads(raw)
+        except json.JSONDecodeError:
+            fields = None
+    src = fields if isinstance(fields, dict) and fields.get("clip_id") not in (None, "") else item
+    if src.get("clip_id") in (None, ""):
+        return None
+    return {k: src.get(k) for k in ("clip_id", "parent_id", "dataset", "original") if k in src}
 
 
 class CopyScan:
@@ -72,6 +113,8 @@ class CopyScan:
         self.done: set[Path] = set()
         self.rewritten_dirs: set[Path] = set()
         self.stats: list[Path] = []
+        #: Files the ledger records as one clip's copy (cut clips, training copies): removed whole.
+        self.whole: dict[Path, dict[str, set[str]]] = {}
 
     # -- matching ---------------------------------------------------------------------------------
 
@@ -120,6 +163,9 @@ class CopyScan:
     # -- walking ----------------------------------------------------------------------------------
 
     def run(self) -> None:
+        for path, hits in sorted(self.whole.items()):
+            if path.is_file() and path.resolve() not in self.done and self.allowed(path):
+                self.record(Change(path, "file", "removed", path.stat().st_size, hits=hits), remove=True)
         for root in self.roots:
             if root.is_file():
                 self.visit(root)
@@ -158,7 +204,12 @@ class CopyScan:
         suffix = path.suffix.lower()
         kind = magic(path) if suffix == "" else None
         try:
-            if suffix == ".arrow" or kind == "arrow":
+            if (suffix == ".bin" or path.name == "index.json") and is_litdata(path.parent):
+                if path.parent.resolve() not in self.done:
+                    self.litdata(path.parent)
+            elif suffix == ".tar":
+                self.tar(path)
+            elif suffix == ".arrow" or kind == "arrow":
                 self.table(path, "arrow")
             elif suffix == ".parquet" or kind == "parquet":
                 self.table(path, "parquet")
@@ -223,13 +274,16 @@ class CopyScan:
 
         batches = arrow_batches if kind == "arrow" else parquet_batches
         schema, match_cols = table_schema(path, kind)
-        if schema is None or "clip_id" not in schema.names or ("dataset" not in schema.names and not self.owned(path)):
+        if schema is None or not {"clip_id", "json"} & set(match_cols):
+            return
+        owned = self.owned(path)
+        if "dataset" not in schema.names and "json" not in match_cols and not owned:  # rows cannot say whose
             return
         hits: dict[str, set[str]] = {}
         listed = 0
         for batch in batches(path, match_cols):
-            for row in batch.to_pylist():
-                hit = self.row_hit(row)
+            for row in map(lift, batch.to_pylist()):
+                hit = self.table_hit(row, owned)
                 if hit is not None:
                     hits.setdefault(hit, set()).add(str(row["clip_id"]))
                     listed += 1
@@ -243,7 +297,7 @@ class CopyScan:
         gone: list[tuple[str, dict]] = []
         keep: list[dict] = []
         try:
-            removed_bytes = self._rewrite(path, kind, tmp, schema, match_cols, gone, keep)
+            removed_bytes = self._rewrite(path, kind, tmp, schema, match_cols, gone, keep, owned)
         except BaseException:
             tmp.unlink(missing_ok=True)  # a half-written copy still holds other clips' rows: never leave it
             raise
@@ -253,8 +307,15 @@ class CopyScan:
             update_dataset_info(path, len(gone), removed_bytes)
         self.referenced(path, gone, keep)
 
+    def table_hit(self, row: dict[str, Any], owned: bool) -> str | None:
+        """`row_hit` for a table row; outside this package's folders only rows that name their dataset count."""
+        if row.get("clip_id") is None or (not owned and not row.get("dataset")):
+            return None
+        return self.row_hit(row)
+
     def _rewrite(
-        self, path: Path, kind: str, tmp: Path, schema: Any, match_cols: list[str], gone: list, keep: list
+        self, path: Path, kind: str, tmp: Path, schema: Any, match_cols: list[str], gone: list, keep: list,
+        owned: bool = True,
     ) -> int:
         """Write `path`'s rows but the listed ones to `tmp`, batch by batch, noting removed rows (`gone`) and
         the files kept rows use (`keep`); returns the in-memory bytes removed."""
@@ -264,10 +325,10 @@ class CopyScan:
         removed_bytes = 0
         with TableWriter(tmp, schema, kind, path) as write:
             for batch in batches(path, None):
-                rows = batch.select(match_cols).to_pylist()
+                rows = [lift(r) for r in batch.select(match_cols).to_pylist()]
                 mask = []
                 for row, ref in zip(rows, path_columns(batch), strict=True):
-                    hit = self.row_hit(row)
+                    hit = self.table_hit(row, owned)
                     mask.append(hit is None)
                     if hit is None:
                         keep.append(ref)
@@ -331,6 +392,118 @@ class CopyScan:
         self.record(Change(path, kind, "rewritten", path.stat().st_size, rows=len(gone), hits=hits), replace=tmp)
         if kind != "tsv":  # a build report's `file` column names the source, not a copy
             self.referenced(path, gone, keep)
+
+    def tar(self, path: Path) -> None:
+        """A WebDataset tar shard: samples are matched by the `clip_id` (and `dataset`) of their json member,
+        and the listed ones left out of a rewritten tar. A sample without json whose key names a listed
+        clip cannot be read by content: the tar is reported unchecked."""
+        import tarfile
+
+        rows: dict[str, dict[str, Any]] = {}
+        keys: set[str] = set()
+        with tarfile.open(path) as t:
+            for m in t:
+                key, ext = wds_key(m.name)
+                if not m.isfile() or key is None:
+                    continue
+                keys.add(key)
+                if ext == "json":
+                    f = t.extractfile(m)
+                    try:
+                        row = json.loads(f.read()) if f is not None else None
+                    except (json.JSONDecodeError, UnicodeDecodeError):
+                        row = None
+                    if isinstance(row, dict) and row.get("clip_id") not in (None, ""):
+                        rows[key] = row
+        blind = sorted(k for k in keys - set(rows) if self.name_hit(k.rsplit("/", 1)[-1]) is not None)
+        if blind:
+            self.problems.append(f"{path}: samples {', '.join(blind[:3])} have no json with a clip_id; not checked")
+        hits: dict[str, set[str]] = {}
+        gone: set[str] = set()
+        owned = self.owned(path)
+        for key, row in rows.items():
+            hit = self.row_hit(row) if owned or row.get("dataset") else None  # a bare id elsewhere is not ours
+            if hit is not None:
+                hits.setdefault(hit, set()).add(str(row["clip_id"]))
+                gone.add(key)
+        if not hits:
+            return
+        if self.check:
+            self.record(Change(path, "webdataset", "present", path.stat().st_size, rows=len(gone), hits=hits))
+            return
+        tmp = path.with_name(f".{path.name}.forget.tmp")
+        try:
+            with tarfile.open(path) as src, tarfile.open(tmp, "w", format=src.format) as dst:
+                for m in src:
+                    key, _ = wds_key(m.name)
+                    if key in gone:
+                        continue
+                    dst.addfile(m, src.extractfile(m) if m.isfile() else None)
+        except BaseException:
+            tmp.unlink(missing_ok=True)
+            raise
+        self.record(Change(path, "webdataset", "rewritten", path.stat().st_size, rows=len(gone), hits=hits),
+                    replace=tmp)  # fmt: skip
+
+    def litdata(self, folder: Path) -> None:
+        """A LitData dataset folder (index.json + chunks), read with `litdata`: items are matched by their
+        `json` field's (or own) `clip_id`, and the folder is rewritten without the listed ones."""
+        import shutil
+
+        import litdata
+        from litdata.streaming.writer import BinaryWriter
+
+        self.done.add(folder.resolve())
+        index = json.loads((folder / "index.json").read_text())
+        ds = litdata.StreamingDataset(str(folder))
+        hits: dict[str, set[str]] = {}
+        keep: list[int] = []
+        blind = 0
+        owned = self.owned(folder / "index.json")
+        for i in range(len(ds)):
+            row = litdata_row(ds[i])
+            hit = self.row_hit(row) if row is not None and (owned or row.get("dataset")) else None
+            if row is None:
+                blind += 1
+                keep.append(i)
+            elif hit is None:
+                keep.append(i)
+            else:
+                hits.setdefault(hit, set()).add(str(row["clip_id"]))
+        if blind:
+            self.problems.append(f"{folder}: {blind} LitData items have no clip_id; not checked")
+        size = sum(p.stat().st_size for p in folder.iterdir() if p.is_file())
+        rows = len(ds) - len(keep)
+        if not hits:
+            return
+        if self.check:
+            self.record(Change(folder, "litdata", "present", size, rows=rows, hits=hits))
+            return
+        tmp = folder.with_name(f".{folder.name}.forget.tmp")
+        shutil.rmtree(tmp, ignore_errors=True)
+        tmp.mkdir()
+        try:
+            cfg = index.get("config") or {}
+            per_chunk = max((int(c.get("chunk_size") or 0) for c in index.get("chunks") or []), default=0)
+            writer = BinaryWriter(str(tmp), chunk_size=per_chunk or cfg.get("chunk_size") or 1)
+            for n, i in enumerate(keep):
+                writer[n] = ds[i]
+            writer.done()
+            if keep:
+                writer.merge()
+            else:  # every item left: an index with no chunks, so the folder still reads as empty
+                (tmp / "index.json").write_text(json.dumps({**index, "chunks": []}))
+            for p in list(folder.iterdir()):  # only this dataset's files go; anything else in the folder stays
+                if p.is_file() and (p.name == "index.json" or (p.suffix == ".bin" and p.name.startswith("chunk-"))):
+                    p.unlink()
+            new = sorted(tmp.iterdir(), key=lambda p: p.name == "index.json")  # the index last
+            for p in new:
+                os.replace(p, folder / p.name)
+        finally:
+            shutil.rmtree(tmp, ignore_errors=True)
+        change = Change(folder, "litdata", "rewritten", size, rows=rows, hits=hits)
+        change.size_after = sum(p.stat().st_size for p in folder.iterdir() if p.is_file())
+        self.changes.append(change)
 
     def sqlite(self, path: Path) -> None:
         """Tables keyed by `clip_id` or by file `path` (the probe cache): delete the listed rows, then VACUUM."""

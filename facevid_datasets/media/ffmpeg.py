@@ -96,9 +96,9 @@ def stream_start(src: str | Path) -> float:
 def cut_clip(
     src: str | Path,
     dst: str | Path,
-    *,
     start: float | None = None,
     end: float | None = None,
+    *,
     start_frame: int | None = None,
     end_frame: int | None = None,
     crop: tuple[int, int, int, int] | None = None,
@@ -107,8 +107,10 @@ def cut_clip(
     crf: int = 18,
     gop: int | None = None,
 ) -> Path:
-    """Cut frames [start_frame, end_frame) of `src` (or the frames shown during [start, end)
-    seconds, see `frames_in_span`), crop (x, y, w, h) in source pixels, resize, re-encode.
+    """Cut the frames shown during [start, end) seconds of `src` (see `frames_in_span`), or frames
+    [start_frame, end_frame) when those are given, crop (x, y, w, h) in source pixels, resize, re-encode.
+
+    `cut_clip(src, dst, 10, 40)` cuts seconds 10 to 40; `start` and `end` must be finite.
 
     Frame-exact: the output holds exactly those frames, none doubled or dropped, and the audio
     played while they are shown. The trim points sit half a frame before each boundary frame's
@@ -119,6 +121,9 @@ def cut_clip(
 
     dst = Path(dst)
     dst.parent.mkdir(parents=True, exist_ok=True)
+    for name, value in (("start", start), ("end", end), ("start_frame", start_frame), ("end_frame", end_frame)):
+        if value is not None and (isinstance(value, bool) or not math.isfinite(value)):
+            raise MediaError(src, f"cannot cut: {name} = {value!r} is not a finite number")
     info = probe(src)
     fps, n = info.fps, info.num_frames
     if start_frame is None and end_frame is None:

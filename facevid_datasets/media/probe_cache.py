@@ -12,6 +12,7 @@ import threading
 from pathlib import Path
 
 from ..errors import MediaError
+from ..licence.ledger import CopyKind, record_copy
 from .probe import VideoInfo
 
 # The module, not the `probe` function `media/__init__` exports under the same name (tests patch it).
@@ -96,6 +97,8 @@ class ProbeCache:
                 self._db.commit()
                 self._db.close()
                 self._db = None
+            record_copy(CopyKind.PROBE_CACHE, self.path, sorted({Path(k[0]).stem for k in self._mem}),
+                        cache_dir=self.path.parent)  # fmt: skip
 
     def __enter__(self) -> ProbeCache:
         return self

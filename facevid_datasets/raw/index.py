@@ -94,7 +94,7 @@ def walk_files(
                         continue
                 is_dir = e.is_dir(follow_symlinks=True)
             except UnsafePath as err:
-                problems.append(("", "skipped", f"symlink {err.reason}", e.path))
+                problems.append(("", "unsafe-path", f"symlink {err.reason}", e.path))
                 continue
             except OSError as err:
                 problems.append(("", "skipped", f"cannot be read ({err.strerror or err})", e.path))

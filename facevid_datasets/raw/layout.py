@@ -63,8 +63,9 @@ def is_utf8(name: str) -> bool:
 def safe_relpath(rel: str) -> str:
     """`rel` normalised as a POSIX path relative to a release root, checked by its text alone.
 
-    Raises UnsafePath for an absolute path, one that climbs out with `..`, a NUL byte, a name
-    that is not UTF-8, or an empty path. Used for metadata rows and Hub listings (untrusted).
+    Raises UnsafePath for an absolute path (a drive-relative `C:x.mp4` too), one that climbs out
+    with `..`, a NUL byte, a name that is not UTF-8, or an empty path. Used for metadata rows and
+    Hub listings (untrusted).
     """
     if not isinstance(rel, str) or not rel.strip():
         raise UnsafePath(str(rel), "empty path")
@@ -73,8 +74,10 @@ def safe_relpath(rel: str) -> str:
     if not is_utf8(rel):
         raise UnsafePath(printable(rel), "path is not valid UTF-8")
     text = rel.replace("\\", "/")
-    if text.startswith("/") or re.match(r"^[A-Za-z]:/", text) or os.path.isabs(rel):
+    if text.startswith("/") or os.path.isabs(rel):
         raise UnsafePath(rel, "absolute path; release paths must be relative to the release root")
+    if re.match(r"^[A-Za-z]:", text):  # `C:\x`, and `C:x.mp4` (relative to drive C's current folder)
+        raise UnsafePath(rel, "absolute path (names a drive); release paths must be relative to the release root")
     norm = posixpath.normpath(text)
     if norm == ".." or norm.startswith("../"):
         raise UnsafePath(rel, "path leaves the release root")

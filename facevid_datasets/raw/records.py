@@ -189,6 +189,9 @@ def make_record(
     if ang is not None:
         for j, k in enumerate(("yaw", "pitch", "roll")):
             rec["head_pose"][k] = ang[:, j].tolist()
+    yaw, pitch = rec["head_pose"]["yaw"], rec["head_pose"]["pitch"]
+    if rec["head_pose"]["label"] is None and yaw and pitch:  # per-frame angles without a label: derive it
+        rec["head_pose"]["label"] = vocab.head_pose_label(yaw, pitch)
     boxes = read_side("face_boxes", "face boxes", _face_boxes)
     if boxes is not None:
         fb_meta = meta.get("face_boxes") if isinstance(meta.get("face_boxes"), dict) else {}

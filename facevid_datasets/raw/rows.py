@@ -10,7 +10,7 @@ from typing import Any
 
 from ..errors import AnnotationError
 from ..media.probe import VideoInfo
-from ..schema import QUALITY, SPLITS
+from ..schema import ATTRIBUTES, QUALITY, SPLITS
 from .layout import normalize_source
 
 #: Largest value accepted for each number of a row; anything above is a typo or a corrupt row
@@ -40,6 +40,17 @@ def _clip_id(row: dict, path: Path, line: int) -> str:
     return cid
 
 
+_RATIONAL = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*/\s*(\d+(?:\.\d+)?)\s*$")
+
+
+def _rational(v: Any) -> Any:
+    """`"30000/1001"` -> 29.97... (frame rates are often written as FFmpeg's rationals); other values as given."""
+    m = _RATIONAL.match(v) if isinstance(v, str) else None
+    if m is None or float(m.group(2)) == 0:
+        return v
+    return float(m.group(1)) / float(m.group(2))
+
+
 def _number(row: dict, key: str, kind: type, path: Path, line: int, *, allow_negative: bool = False) -> Any:
     v = row.get(key)
     if v is None or v == "":
@@ -47,7 +58,7 @@ def _number(row: dict, key: str, kind: type, path: Path, line: int, *, allow_neg
     if isinstance(v, bool):
         raise AnnotationError(path, line, f"{key} must be a number, got {v!r}")
     try:
-        x = float(v)
+        x = float(_rational(v) if key == "fps" else v)
     except (TypeError, ValueError, OverflowError):
         raise AnnotationError(path, line, f"{key} must be a number, got {str(v)[:80]!r}") from None
     if not math.isfinite(x):
@@ -68,9 +79,81 @@ def _bool(v: Any) -> bool | None:
     return str(v).strip().lower() in ("1", "true", "yes", "y")
 
 
+#: Text fields of a row and of its `attributes` / `head_pose` objects: one label or text each.
+TEXT_FIELDS = ("caption", "language", "source")
+LIST_ATTRIBUTES = ("appearance", "action", "light")
+
+
+def _container_text(v: str) -> bool:
+    """A string that is a serialised list or object (`"['male']"`, `"{'name': 'x'}"`), not a label."""
+    s = v.strip()
+    return len(s) >= 2 and (s[0], s[-1]) in (("[", "]"), ("{", "}"))
+
+
+def _text_problem(v: Any) -> str | None:
+    """Why `v` is not one label or text (None when it is one, or empty)."""
+    if v is None or v == "":
+        return None
+    if not isinstance(v, str):
+        return f"must be text, got {type(v).__name__} {str(v)[:40]!r}"
+    if _container_text(v):
+        return f"must be one label, got the serialised {'list' if v.strip()[0] == '[' else 'object'} {v[:40]!r}"
+    return None
+
+
+def _list_problem(v: Any) -> str | None:
+    """Why `v` is not a list of labels or one `;`-separated text (None when it is)."""
+    if v is None or v == "" or (isinstance(v, str) and not v.strip().startswith("{")):
+        return None  # text: `;`-separated labels or a JSON list, read by `records._as_list`
+    if not isinstance(v, list | tuple):
+        return f"must be a list of labels, got {type(v).__name__} {str(v)[:40]!r}"
+    bad = next((x for x in v if not isinstance(x, str) or _container_text(x)), None)
+    return None if bad is None else f"must be a list of labels, holds {type(bad).__name__} {str(bad)[:40]!r}"
+
+
+def check_fields(row: dict, path: Path, line: int) -> tuple[dict, list[str]]:
+    """`row` without the label and text values of the wrong type, and one note per value removed.
+
+    A list, an object or a number where one label or text belongs (`gender: ["male"]`, `caption:
+    ["a", "b"]`, a serialised `"['male']"`) would otherwise be stored as its Python spelling; the
+    clip is built with that field left empty and the note names the file, line and field. The
+    identity is checked in `parse_row` (a wrong one drops the row: it drives the split).
+    """
+    notes: list[str] = []
+    clean = dict(row)
+
+    def note(field: str, why: str) -> None:
+        notes.append(f"{path}:{line}: {field} {why}; left empty")
+
+    for key in TEXT_FIELDS:
+        why = _text_problem(row.get(key))
+        if why:
+            note(key, why)
+            clean.pop(key)
+    attrs = row.get("attributes")
+    if isinstance(attrs, dict):
+        clean_attrs = dict(attrs)
+        for key in ATTRIBUTES:
+            why = (_list_problem if key in LIST_ATTRIBUTES else _text_problem)(attrs.get(key))
+            if why:
+                note(f"attributes.{key}", why)
+                clean_attrs.pop(key)
+        clean["attributes"] = clean_attrs
+    hp = row.get("head_pose")
+    label = hp.get("label") if isinstance(hp, dict) else hp
+    why = _text_problem(label)
+    if why:
+        note("head_pose.label", why)
+        clean["head_pose"] = {k: v for k, v in hp.items() if k != "label"} if isinstance(hp, dict) else None
+    return clean, notes
+
+
 @dataclass(frozen=True)
 class MetaRow:
-    """A metadata row checked for type errors: the clip's id, file, split, origin and the raw fields."""
+    """A metadata row checked for type errors: the clip's id, file, split, origin and the raw fields.
+
+    `clean` is the row without the values of the wrong type that `notes` explain (`check_fields`).
+    """
 
     clip_id: str
     video: str | None
@@ -81,6 +164,8 @@ class MetaRow:
     info: VideoInfo | None
     audio: str | None
     raw: dict
+    clean: dict
+    notes: tuple[str, ...] = ()
 
 
 def _path_field(row: dict, keys: tuple[str, ...], path: Path, line: int) -> str | None:
@@ -104,8 +189,9 @@ def parse_row(row: dict, path: Path, line: int) -> MetaRow:
     split = row.get("split")
     if split in ("", None):
         split = None
-    elif split == "val":
-        split = "validation"
+    elif isinstance(split, str):
+        split = split.strip().lower()
+        split = "validation" if split == "val" else split
     if split is not None and split not in SPLITS:
         raise AnnotationError(path, line, f"split {str(split)[:40]!r} is not one of {SPLITS}")
     for key in ("attributes", "quality", "keypoints"):
@@ -144,17 +230,25 @@ def parse_row(row: dict, path: Path, line: int) -> MetaRow:
                          pixel_format=None, rotation=0, variable_frame_rate=False, has_audio=has_audio)  # fmt: skip
     audio = _path_field(row, ("audio",), path, line)
     identity = row.get("identity")
-    language = row.get("language")
+    if identity not in (None, "") and (isinstance(identity, bool) or not isinstance(identity, str | int)
+                                       or (isinstance(identity, str) and _container_text(identity))):  # fmt: skip
+        raise AnnotationError(
+            path, line, f"identity must be a name or number, got {type(identity).__name__} {str(identity)[:40]!r}"
+        )
+    clean, notes = check_fields(row, path, line)
+    language = clean.get("language")
     return MetaRow(
         clip_id=cid,
         video=video,
         identity=None if identity in (None, "") else str(identity),
         split=split,
-        source=normalize_source(row.get("source")),
+        source=normalize_source(clean.get("source")),
         language=None if language in (None, "") else str(language),
         info=info,
         audio=audio,
         raw=row,
+        clean=clean,
+        notes=tuple(notes),
     )
 
 

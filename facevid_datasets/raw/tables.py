@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import AnnotationError
+from ..parsing import sniff_encoding
 from .layout import METADATA_NAMES
 
 _LIST_FIELDS = {"attributes.appearance", "attributes.action", "attributes.light"}
@@ -85,6 +86,13 @@ def _utf8_lines(path: Path, errors: list[AnnotationError]) -> Iterator[str]:
 def _iter_csv(path: Path, errors: list[AnnotationError]) -> Iterator[tuple[int, dict]]:
     csv.field_size_limit(MAX_FIELD_CHARS)
     reader = csv.DictReader(_utf8_lines(path, errors))
+    header = reader.fieldnames or []
+    if len(header) == 1:
+        sep = next((c for c in (";", "\t", "|") if c in header[0]), None)
+        if sep is not None:
+            errors.append(AnnotationError(path, 1, f"the header is one column ({header[0][:60]!r}): the columns look "
+                                          f"separated by {sep!r}; a CSV table separates them with ','"))  # fmt: skip
+            return
     while True:
         try:
             raw = next(reader)
@@ -138,6 +146,12 @@ def iter_table(path: Path, errors: list[AnnotationError]) -> Iterator[tuple[int,
     one error with no line.
     """
     try:
+        if path.suffix in (".jsonl", ".csv"):
+            with path.open("rb") as f:
+                encoding = sniff_encoding(f.read(256))
+            if encoding is not None:  # read line by line as UTF-8, it would be one error per line
+                errors.append(AnnotationError(path, None, f"is {encoding[1]} text, not UTF-8: save it as UTF-8"))
+                return
         if path.suffix == ".jsonl":
             yield from _iter_jsonl(path, errors)
         elif path.suffix == ".csv":

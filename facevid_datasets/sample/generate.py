@@ -32,8 +32,8 @@ import numpy as np
 import soundfile as sf
 from scipy.signal import resample_poly
 
-from ..curation.stages import dominant_class, head_pose_class
 from ..media.ffmpeg import encode_video
+from ..vocab import head_pose_label
 
 SIZE = 256
 AUDIO_RATE = 44_100
@@ -301,8 +301,7 @@ def generate(out: Path) -> Path:
             np.save(out / "keypoints" / f"{spec.clip_id}.npy", kps)
             np.save(out / "head_pose" / f"{spec.clip_id}.npy", angles)
             np.save(out / "face_boxes" / f"{spec.clip_id}.npy", face_boxes(kps))
-            sampled = np.linspace(0, num_frames - 1, 5).round().astype(int)
-            label = dominant_class([head_pose_class(*angles[i, :2]) for i in sampled])
+            label = head_pose_label(angles[:, 0], angles[:, 1])
             face_w = float(np.ptp(kps[:, :17, 0], axis=1).mean())
             rows.append({
                 "clip_id": spec.clip_id, "source": spec.source, "identity": spec.identity,

@@ -14,6 +14,19 @@ from .._lazy import lazy_attributes
 
 _LAZY = {
     "VideoCollator": ".collate",
+    "LogMel": ".audio_features",
+    "FeatureModel": ".audio_features",
+    "features_per_frame": ".audio_features",
+    "BucketBatchSampler": ".buckets",
+    "aspect_buckets": ".buckets",
+    "bucket_of": ".buckets",
+    "SpeedBuckets": ".conditions",
+    "head_speed": ".conditions",
+    "ClipSpec": ".plan",
+    "ClipLoader": ".prefetch",
+    "EpochReport": ".recovery",
+    "MISSING_GROUP": ".sampling",
+    "format_tally": ".sampling",
     "GroupShare": ".sampling",
     "DEFAULT_FPS": ".plan",
     "ClipDataset": ".plan",
@@ -30,28 +43,45 @@ _LAZY = {
 }
 
 __all__ = [
-    "DEFAULT_FPS",
     "BalancedSampler",
+    "BucketBatchSampler",
     "ClipDataset",
+    "ClipLoader",
     "ClipPlan",
     "ClipSampler",
+    "ClipSpec",
     "CudaPrefetcher",
+    "DEFAULT_FPS",
     "Draw",
+    "EpochReport",
+    "FeatureModel",
     "GroupShare",
+    "LogMel",
+    "MISSING_GROUP",
+    "SpeedBuckets",
     "StreamingClipDataset",
     "VideoCollator",
+    "aspect_buckets",
+    "bucket_of",
     "clip_loader",
+    "features_per_frame",
+    "format_tally",
+    "head_speed",
     "population_shares",
     "population_tables",
     "training_copies",
 ]
 
 if TYPE_CHECKING:
+    from .audio_features import FeatureModel, LogMel, features_per_frame
+    from .buckets import BucketBatchSampler, aspect_buckets, bucket_of
     from .collate import VideoCollator
-    from .plan import DEFAULT_FPS, ClipDataset, ClipPlan, Draw
+    from .conditions import SpeedBuckets, head_speed
+    from .plan import DEFAULT_FPS, ClipDataset, ClipPlan, ClipSpec, Draw
     from .populations import population_shares, population_tables
-    from .prefetch import CudaPrefetcher, clip_loader
-    from .sampling import BalancedSampler, ClipSampler, GroupShare, StreamingClipDataset
+    from .prefetch import ClipLoader, CudaPrefetcher, clip_loader
+    from .recovery import EpochReport
+    from .sampling import MISSING_GROUP, BalancedSampler, ClipSampler, GroupShare, StreamingClipDataset, format_tally
     from .store import training_copies
 
 

@@ -58,6 +58,10 @@ class BucketBatchSampler(Sampler[list[Any]]):
         self.epoch = 0
         self._skip = 0  # batches to replay silently on the next iteration (resume)
         self._yielded = 0
+        self._consumed: int | None = None  # batches the trainer used (`mark_consumed`), when reported
+        self._start = 0  # batches skipped at the start of the current iteration (a resume point)
+        if hasattr(sampler, "bind_batch_size"):  # the sampler lays ranks out in batches of this size too
+            sampler.bind_batch_size(batch_size)
 
     def bucket_for(self, batch: Sequence[Any]) -> int:
         """The bucket index of a batch this sampler yielded."""
@@ -79,6 +83,8 @@ class BucketBatchSampler(Sampler[list[Any]]):
         queues: dict[int, list[Any]] = {}
         skip, self._skip = self._skip, 0
         self._yielded = 0
+        self._consumed = None
+        self._start = skip
         for draw in self.sampler:
             q = queues.setdefault(self._bucket[_row(draw)], [])
             q.append(draw)
@@ -104,9 +110,14 @@ class BucketBatchSampler(Sampler[list[Any]]):
             return sum(c // self.batch_size for c in counts.values())
         return sum(-(-c // self.batch_size) for c in counts.values())
 
+    def mark_consumed(self, positions: Any = None) -> None:
+        """Record that the trainer used one more batch of this epoch (`clip_loader` calls it per batch)."""
+        self._consumed = (self._start if self._consumed is None else self._consumed) + 1
+
     def state_dict(self, consumed_batches: int | None = None) -> dict[str, Any]:
-        """Epoch and batches consumed (default: yielded so far; pass the trainer's count when loaders prefetch)."""
-        n = self._yielded if consumed_batches is None else consumed_batches
+        """Epoch and batches consumed: `consumed_batches`, else as marked (`mark_consumed`), else yielded so far."""
+        n = consumed_batches if consumed_batches is not None else (
+            self._consumed if self._consumed is not None else self._yielded)
         return {"epoch": self.epoch, "batches": int(n)}
 
     def load_state_dict(self, state: Mapping[str, Any]) -> None:

@@ -13,7 +13,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field, replace
-from typing import TYPE_CHECKING, Any, Literal, NamedTuple
+from typing import Any, Literal, NamedTuple
 
 import numpy as np
 from torch.utils.data import Dataset
@@ -21,9 +21,6 @@ from torch.utils.data import Dataset
 from ..media import probe
 from .conditions import EMO_CONTEXT, context_times, head_speed
 from .context_frames import FrameSet, identity_reference, motion_frames, reference_frames
-
-if TYPE_CHECKING:
-    from .sampling.streaming import StreamingClipDataset
 
 logger = logging.getLogger(__name__)
 
@@ -53,8 +50,8 @@ class Draw(NamedTuple):
 
     row: int
     epoch: int = 0
-    position: int = -1  # index in this rank's epoch order (what resume counts)
-    key: int = -1  # index in the global epoch order (what seeds the random start)
+    position: int = -1  # index in the epoch's global order, past its end for padding (continues across a resume)
+    key: int = -1  # the window's index in the global epoch order (what seeds the random start)
     visit: int = 1  # windows per visit: the k windows of one visit (keys k*v .. k*v+k-1) tile one stretch
 
 
@@ -195,19 +192,25 @@ def _sample_boxes(fb: Mapping[str, Any] | None, indices: np.ndarray) -> np.ndarr
     return boxes[np.minimum(indices, len(boxes) - 1)]
 
 
-def video_source(rec: Mapping[str, Any]) -> str | bytes:
-    """Where a record's video is: its path when the file exists (or there are no bytes), else its bytes."""
-    v = rec.get("video") or {}
-    if isinstance(v, str):
-        return v
-    if v.get("path"):
+def media_source(cell: Mapping[str, Any] | str | None) -> str | bytes | None:
+    """Where a `Video`/`Audio` cell's media is: its path when the file exists (or there are no bytes),
+    else its bytes (an export embeds them and keeps only the bare file name as the path)."""
+    if isinstance(cell, str) or not cell:
+        return cell or None
+    if cell.get("path"):
         import os
 
-        if os.path.exists(v["path"]) or not v.get("bytes"):
-            return v["path"]
-    if v.get("bytes"):
-        return v["bytes"]
-    raise ValueError(f"record {rec.get('clip_id')!r} has no video path or bytes")
+        if os.path.exists(cell["path"]) or not cell.get("bytes"):
+            return cell["path"]
+    return cell.get("bytes") or None
+
+
+def video_source(rec: Mapping[str, Any]) -> str | bytes:
+    """Where a record's video is (see `media_source`)."""
+    src = media_source(rec.get("video"))
+    if src is None:
+        raise ValueError(f"record {rec.get('clip_id')!r} has no video path or bytes")
+    return src
 
 
 def _audio_source(rec: Mapping[str, Any], video: str | bytes) -> str | bytes | None:
@@ -215,14 +218,16 @@ def _audio_source(rec: Mapping[str, Any], video: str | bytes) -> str | bytes | N
     if kind == "none":
         return None
     if kind == "file":
-        a = rec.get("audio") or {}
-        return a.get("path") or a.get("bytes")
+        return media_source(rec.get("audio"))
     return video
 
 
 @dataclass
 class ClipSpec:
-    """How clips are cut from records (see `ClipDataset` for the meaning of each field)."""
+    """How clips are cut from records: the one set of clip options that `ClipDataset` and
+    `StreamingClipDataset` both take (as a `ClipSpec` or as its fields by keyword), so the two cannot
+    drift. See `ClipDataset` for the meaning of each field; `deletions` is a `DeletionList`, a list
+    file or ids, whose clips are never planned."""
 
     frames: int = 16
     stride: int = 1
@@ -232,9 +237,38 @@ class ClipSpec:
     seed: int = 0
     motion: int = 0
     reference: int = 0
+    reference_from: Literal["clip", "identity"] = "clip"
     speed_context: int = EMO_CONTEXT
+    deletions: Any = field(default=None, repr=False)
+
+    @classmethod
+    def of(cls, frames: int | ClipSpec, options: Mapping[str, Any]) -> ClipSpec:
+        """The spec a dataset was given: a `ClipSpec` (with `options` replacing fields) or a frame count
+        and fields by keyword; an unknown option is a TypeError listing the known ones."""
+        import dataclasses
+
+        known = {f.name for f in dataclasses.fields(cls)}
+        unknown = sorted(set(options) - known)
+        if unknown:
+            raise TypeError(f"unknown clip option(s) {unknown}: a clip spec has {sorted(known)}")
+        if isinstance(frames, ClipSpec):
+            return replace(frames, **options) if options else frames
+        return cls(frames=frames, **options)
+
+    def window_terms(self, num_frames: np.ndarray, source_fps: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """(weight, delivered seconds) per file: the distinct windows it offers (what a clip is visited in
+        proportion to inside its group) and the seconds one window hands the trainer. Both samplers,
+        map-style and streamed, weigh clips with this, so their shares agree."""
+        return (self.start_positions(num_frames, source_fps).astype(np.float64),
+                self.delivered_seconds(num_frames, source_fps))
 
     def __post_init__(self) -> None:
+        if self.reference_from not in ("clip", "identity"):
+            raise ValueError(f"reference_from={self.reference_from!r}: use 'clip' or 'identity'")
+        if self.deletions is not None:
+            from ..licence.deletions import DeletionList
+
+            self.deletions = DeletionList.of(self.deletions)
         if self.frames < 1 or self.stride < 1:
             raise ValueError(f"frames ({self.frames}) and stride ({self.stride}) must be >= 1")
         if min(self.motion, self.reference, self.speed_context) < 0:
@@ -442,13 +476,14 @@ class ClipDataset(Dataset):
     """Clip plans over a loaded dataset: item i is a `ClipPlan` for row i (pixels are decoded later).
 
     `data`: a `datasets.Dataset` or a list of records (for a `datasets.IterableDataset` use
-    `ClipDataset.streaming`). `frames` per clip at `fps` (default `DEFAULT_FPS` = 25: frames are
-    resampled from each file's own rate as a player shows them, so any mix of source rates batches
-    together); `fps=None` keeps each file's rate, and `stride` (source frames, implies `fps=None`
-    when `fps` is not given) thins it. `start` "random", "first", "center" or seconds; clips shorter
-    than needed are padded (last frame repeated, masked), looped, or skipped (`short`, listed in
-    `.skipped`). Random starts are seeded by (seed, row, epoch, global draw index), so a resumed run
-    plans the same clips.
+    `StreamingClipDataset`, which takes the same clip options). The options are a `ClipSpec`'s fields,
+    by keyword or as a `ClipSpec` in place of `frames`. `frames` per clip at `fps` (default
+    `DEFAULT_FPS` = 25: frames are resampled from each file's own rate as a player shows them, so any
+    mix of source rates batches together); `fps=None` keeps each file's rate, and `stride` (source
+    frames, implies `fps=None` when `fps` is not given) thins it. `start` "random", "first", "center" or
+    seconds; clips shorter than needed are padded (last frame repeated, masked), looped, or skipped
+    (`short`, listed in `.skipped`). Random starts are seeded by (seed, row, epoch, global draw index),
+    so a resumed run plans the same clips.
 
     `motion=n` adds the n output frames before the window (Hallo's motion frames; masked before the
     clip's start); `reference=k` adds k frames outside the window for appearance (Hallo, EMO, MCDM), from
@@ -458,32 +493,15 @@ class ClipDataset(Dataset):
     clips it names, listed in `.skipped`, so an older cache or export never yields them.
     """
 
-    def __init__(
-        self,
-        data: Any,
-        frames: int = 16,
-        *,
-        stride: int = 1,
-        fps: float | None = UNSET_FPS,
-        start: Start | float = "random",
-        short: Short = "pad",
-        seed: int = 0,
-        motion: int = 0,
-        reference: int = 0,
-        reference_from: Literal["clip", "identity"] = "clip",
-        speed_context: int = EMO_CONTEXT,
-        deletions: Any = None,
-    ):
+    def __init__(self, data: Any, frames: int | ClipSpec = 16, **options: Any):
         import datasets
 
-        if reference_from not in ("clip", "identity"):
-            raise ValueError(f"reference_from={reference_from!r}: use 'clip' or 'identity'")
         if isinstance(data, datasets.IterableDataset):
             raise TypeError("ClipDataset(data) takes a map-style dataset or records; for a streamed dataset use "
-                            "ClipDataset.streaming(stream, ...) (or streams={group: stream} to balance groups)")
-        self.spec = ClipSpec(frames=frames, stride=stride, fps=fps, start=start, short=short, seed=seed,
-                             motion=motion, reference=reference, speed_context=speed_context)
-        self.reference_from = reference_from
+                            "StreamingClipDataset(stream, ...) (or {group: stream} to balance groups)")
+        self.spec = ClipSpec.of(frames, options)
+        self.reference_from = self.spec.reference_from
+        frames, short, deletions = self.spec.frames, self.spec.short, self.spec.deletions
         self._by_identity: dict[str, np.ndarray] | None = None
         self._identities: list[Any] = []
         self.records = RecordTable(data)
@@ -502,14 +520,6 @@ class ClipDataset(Dataset):
                 logger.info("skipped %d clips shorter than %d frames", len(self.skipped), frames)
         if deletions is not None:
             self._withhold(data, deletions)
-
-    @classmethod
-    def streaming(cls, data: Any, frames: int = 16, **kwargs: Any) -> StreamingClipDataset:
-        """Clip plans over a streamed dataset (`datasets.IterableDataset`), or over `{group: stream}`
-        mixed by delivered seconds: a `StreamingClipDataset` (see there for the arguments)."""
-        from .sampling.streaming import StreamingClipDataset
-
-        return StreamingClipDataset(data, frames, **kwargs)
 
     def __len__(self) -> int:
         return len(self.rows)

@@ -83,10 +83,16 @@ class CudaPrefetcher:
 
 class ClipLoader:
     """Decoded batches of one epoch per iteration, with `report`: that epoch's failures by file and
-    reason (read from each batch's `errors`, so it counts clips decoded in worker processes too)."""
+    reason (read from each batch's `errors`, so it counts clips decoded in worker processes too).
 
-    def __init__(self, batches: Iterable[dict[str, Any]], dataloader: DataLoader, collator: VideoCollator):
-        self.batches, self.dataloader, self.collator = batches, dataloader, collator
+    The loader keeps the resume bookkeeping itself (as MosaicML streaming's `StreamingDataLoader`):
+    each batch it hands over is marked consumed on `resumable` (the sampler, batch sampler or
+    streamed dataset that plans the epoch), so `state_dict()` after any step resumes exactly after
+    it, however far the workers have read ahead; no `mark_consumed` call in the training loop."""
+
+    def __init__(self, batches: Iterable[dict[str, Any]], dataloader: DataLoader, collator: VideoCollator,
+                 resumable: Any = None):
+        self.batches, self.dataloader, self.collator, self.resumable = batches, dataloader, collator, resumable
         self.report = EpochReport()
 
     def __len__(self) -> int:
@@ -96,10 +102,31 @@ class ClipLoader:
         self.report = EpochReport()
         for batch in self.batches:
             self.report.add(batch)
+            if self.resumable is not None:
+                self.resumable.mark_consumed(batch["position"])
             yield batch
 
+    def set_epoch(self, epoch: int) -> None:
+        """Select the epoch of whatever plans it (sampler, batch sampler, streamed dataset)."""
+        for owner in (self.resumable, self.dataloader.dataset):
+            if hasattr(owner, "set_epoch"):
+                owner.set_epoch(epoch)
+
+    def state_dict(self) -> dict[str, Any]:
+        """Where the epoch stands after the batches handed over so far (the planner's own state)."""
+        if self.resumable is None:
+            raise TypeError("this loader's sampler keeps no resume state: use a BalancedSampler, a "
+                            "BucketBatchSampler or a StreamingClipDataset to resume mid-epoch")
+        return self.resumable.state_dict()
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        """Continue a saved epoch (see the planner's `load_state_dict`)."""
+        if self.resumable is None:
+            raise TypeError("this loader's sampler keeps no resume state")
+        self.resumable.load_state_dict(state)
+
     def __getattr__(self, name: str) -> Any:  # the DataLoader's attributes (dataset, sampler, batch_size...)
-        if name in ("batches", "dataloader", "collator", "report"):
+        if name in ("batches", "dataloader", "collator", "report", "resumable"):
             raise AttributeError(name)
         return getattr(self.dataloader, name)
 
@@ -108,7 +135,7 @@ def clip_loader(
     dataset: Dataset | IterableDataset,
     collator: VideoCollator,
     *,
-    batch_size: int,
+    batch_size: int | None = None,
     sampler: Sampler | None = None,
     num_workers: int = 0,
     prefetch_factor: int | None = None,
@@ -121,6 +148,12 @@ def clip_loader(
     """Batches of decoded clips: on CPU the collator decodes in `num_workers` processes; on CUDA the
     workers plan and decode audio and the main process decodes video on NVDEC, `depth` batches ahead.
 
+    `sampler`: a sampler of items (`BalancedSampler`, `DistributedSampler`, ...) or of whole batches
+    (`BucketBatchSampler`, `torch.utils.data.BatchSampler`). `batch_size` is taken from the sampler
+    (or the streamed dataset) when not given; given to both, the two must agree; given here only, the
+    sampler adopts it. The loader marks each batch it hands over consumed (`ClipLoader`), so its
+    `state_dict()` resumes exactly.
+
     With `replace` (map-style datasets), a clip that fails is replaced by another of its group
     (`sampler.replacement_row`, else a uniformly random row) through a copy of `collator` whose
     `replace` hook is set; the returned loader's `report` counts the epoch's failures.
@@ -128,6 +161,9 @@ def clip_loader(
     communication threads can deadlock a worker."""
     cuda = collator.device.type == "cuda"
     map_style = not isinstance(dataset, IterableDataset) and hasattr(dataset, "__len__")
+    batch_sampler, batch_size = _batching(dataset, sampler, batch_size)
+    if batch_sampler is not None:
+        sampler = getattr(batch_sampler, "sampler", None)  # the item sampler inside (replacement rows)
     if replace and map_style and collator.replace is None:
         collator = copy.copy(collator)
         collator.replace, collator.report = Replacer(dataset, sampler, seed), EpochReport()
@@ -140,12 +176,35 @@ def clip_loader(
         kwargs.update(persistent_workers=persistent_workers, multiprocessing_context=multiprocessing_context)
         if prefetch_factor is not None:
             kwargs.update(prefetch_factor=prefetch_factor)
+    if batch_sampler is not None:
+        kwargs.update(batch_sampler=batch_sampler)
+    else:
+        kwargs.update(batch_size=batch_size, sampler=sampler)
     loader = DataLoader(
         dataset,
-        batch_size=batch_size,
-        sampler=sampler,
         num_workers=num_workers,
         collate_fn=collator.prepare if cuda else collator,
         **kwargs,
     )
-    return ClipLoader(CudaPrefetcher(loader, collator, depth=depth) if cuda else loader, loader, collator)
+    planner = batch_sampler if batch_sampler is not None else sampler
+    resumable = next((p for p in (planner, dataset) if hasattr(p, "mark_consumed") and hasattr(p, "state_dict")),
+                     None)
+    return ClipLoader(CudaPrefetcher(loader, collator, depth=depth) if cuda else loader, loader, collator, resumable)
+
+
+def _batching(dataset: Any, sampler: Any, batch_size: int | None) -> tuple[Any, int]:
+    """(the batch sampler or None, the batch size): one batch size for loader and sampler (see `clip_loader`)."""
+    from torch.utils.data import BatchSampler
+
+    from .buckets import BucketBatchSampler
+
+    if isinstance(sampler, BatchSampler | BucketBatchSampler):
+        own = int(sampler.batch_size)
+        if batch_size is not None and batch_size != own:
+            raise ValueError(f"the loader's batch_size={batch_size} differs from the batch sampler's batch_size="
+                             f"{own}: give it to the batch sampler only")
+        return sampler, own
+    for planner in (sampler, dataset):
+        if hasattr(planner, "bind_batch_size"):
+            return None, int(planner.bind_batch_size(batch_size))
+    return None, 1 if batch_size is None else batch_size

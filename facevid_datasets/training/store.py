@@ -26,6 +26,7 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import MediaError
+from ..licence.ledger import CopyKind, record_copies
 from ..media import run_ffmpeg
 
 logger = logging.getLogger(__name__)
@@ -288,6 +289,8 @@ def training_copies(
         job, sx, sy = p
         converted.append({**rec, "video": {"path": job.dst, "bytes": None}, "width": job.size[0],
                           "height": job.size[1], "keypoints": _scale_keypoints(rec.get("keypoints"), sx, sy)})
+    record_copies(CopyKind.TRAINING_COPY, [(f, [str(r.get("clip_id"))]) for r, p in zip(records, planned, strict=True)
+                                           if p is not None and p[0].dst in ok for f in (p[0].dst, p[0].marker)])
     if report.copied or report.failed:
         logger.info("training copies: %s", report.summary())
     return datasets.Dataset.from_list(converted, features=data.features) if is_hf else converted

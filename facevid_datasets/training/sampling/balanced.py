@@ -16,9 +16,17 @@ from typing import Any, Literal
 import numpy as np
 
 from ..plan import ClipDataset, RecordTable
-from ..populations import DEFAULT_TABLE_FOR_COLUMN, population_shares
-from .base import ClipSampler
-from .mixing import GroupShare, format_tally, group_visits, occurrence_links, spread_order, tally
+from .base import ClipSampler, fingerprint
+from .mixing import (
+    GroupShare,
+    format_tally,
+    group_visits,
+    occurrence_links,
+    resolve_mode,
+    spread_order,
+    tally,
+    target_shares,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -50,7 +58,8 @@ class BalancedSampler(ClipSampler):
     `column`: any record field, dotted for nested ones ("source", "attributes.ethnicity",
     "language"). `mode`: "equal" (every group the same delivered seconds), "population" (shares
     of `table`, a shipped table name or {group: size}), "natural" (as stored: every stored second
-    equally likely) or "weights" ({group: relative seconds}).
+    equally likely) or "weights" ({group: relative seconds}); left out, it follows what is given
+    (`weights=` -> "weights", `table=` -> "population", else "equal").
     Inside a group a clip is visited in proportion to its window positions, so every stored second
     is equally likely to be delivered. `epoch_seconds` sets the epoch in delivered seconds, or
     `num_samples` in windows (both all ranks together; default: the stored seconds of the groups
@@ -74,7 +83,7 @@ class BalancedSampler(ClipSampler):
         self,
         data: Any,
         column: str = "source",
-        mode: Mode = "equal",
+        mode: Mode | None = None,
         *,
         weights: Mapping[str, float] | None = None,
         table: str | Mapping[str, float] | None = None,
@@ -87,7 +96,7 @@ class BalancedSampler(ClipSampler):
         filter: Callable[[Mapping[str, Any]], bool] | None = None,  # noqa: A002 (the word users expect)
         min_gap: int = DEFAULT_MIN_GAP,
         seed: int = 0,
-        batch_size: int = 1,
+        batch_size: int | None = None,
         rank: int | None = None,
         world_size: int | None = None,
         drop_last: bool = False,
@@ -98,11 +107,8 @@ class BalancedSampler(ClipSampler):
 
         if isinstance(data, datasets.IterableDataset):
             raise TypeError("BalancedSampler plans map-style data; for a streamed dataset use "
-                            "ClipDataset.streaming({group: stream, ...}, mode=..., num_samples=...)")
-        if mode not in ("equal", "population", "natural", "weights"):
-            raise ValueError(f"mode={mode!r}: use 'equal', 'population', 'natural' or 'weights'")
-        if mode == "weights" and not weights:
-            raise ValueError("mode='weights' needs weights={group: relative seconds}")
+                            "StreamingClipDataset({group: stream, ...}, mode=..., num_samples=...)")
+        mode = resolve_mode(mode, weights, table, allowed=("equal", "population", "natural", "weights"))
         if epoch_seconds is not None and num_samples is not None:
             raise ValueError("give epoch_seconds or num_samples, not both")
         self.column, self.mode = column, mode
@@ -116,8 +122,7 @@ class BalancedSampler(ClipSampler):
         if isinstance(data, ClipDataset):
             fps, frames = data.timing()
             self.durations = data.durations()
-            self.delivered = data.spec.delivered_seconds(frames, fps)  # per window
-            self.weights = data.spec.start_positions(frames, fps).astype(np.float64)
+            self.weights, self.delivered = data.spec.window_terms(frames, fps)  # per window
             self.whole_clips = False
         else:
             self.durations = ClipDataset(data).durations()
@@ -128,24 +133,35 @@ class BalancedSampler(ClipSampler):
         self.dropped: list[tuple[str, str]] = []
         keep = np.ones(n, dtype=bool)
 
-        def drop(mask: np.ndarray, reason: str) -> None:
+        def drop(mask: np.ndarray, reason: str, hint: str = "") -> None:
+            before = int(keep.sum())
             for i in np.flatnonzero(keep & ~mask):
                 self.dropped.append((self.clip_ids[i], reason))
             keep[:] &= mask
+            if before and not keep.any():  # an empty stage is a mistake, not an epoch of 0 windows
+                raise ValueError(f"no clip left to sample: {reason} left out all {before} remaining of {n} rows"
+                                 f"{hint}")
 
         drop(self.delivered > 0, "no duration or frames")
         if exclude_ids is not None:
             ex = set(map(str, exclude_ids))
             drop(np.array([c not in ex for c in self.clip_ids], dtype=bool), "excluded by id")
         if where:
+            where = {c: list(v) for c, v in where.items()}
             cols = {c: list(source.column(c)) for c in where}
-            drop(_where_mask(cols, where), f"not in where={dict(where)}")
+            for c, allowed in where.items():
+                mask = _where_mask({c: cols[c]}, {c: allowed})
+                present = sorted({str(v) for v, k in zip(cols[c], keep, strict=True) if k})
+                drop(mask, f"where={{{c!r}: {allowed}}}", f" (values of {c!r} there: {present})")
         if filter is not None:
             records = data.records if isinstance(data, ClipDataset) else source
             rows = data.rows if isinstance(data, ClipDataset) else np.arange(n)
             drop(np.array([bool(filter(records.get(int(r)))) for r in rows], dtype=bool), "filter returned False")
         if groups is not None:
-            drop(np.isin(np.asarray(self.values, dtype=object), list(groups)), f"group not in groups={list(groups)}")
+            drop(np.isin(np.asarray(self.values, dtype=object), list(groups)), f"group not in groups={list(groups)}",
+                 f" (groups there: {sorted(set(self.values))})")
+        if not keep.any():
+            raise ValueError(f"no clip to sample: the data has {n} rows")
 
         present = sorted({self.values[i] for i in np.flatnonzero(keep)})
         self.shares = self._target_shares(groups if groups is not None else (present if mode == "equal" else None))
@@ -175,24 +191,7 @@ class BalancedSampler(ClipSampler):
             logger.info("%d of %d rows are not sampled (see .dropped)", len(self.dropped), n)
 
     def _target_shares(self, groups: Sequence[str] | None) -> dict[str, float]:
-        if self.mode == "natural":
-            return {}
-        if self.mode == "weights":
-            shares = population_shares(self._weights or {})
-        elif self.mode == "population":
-            table = self._table or DEFAULT_TABLE_FOR_COLUMN.get(self.column)
-            if table is None:
-                raise ValueError(f"no shipped population table for column {self.column!r}: pass table={{group: size}}")
-            shares = population_shares(table)
-        else:
-            shares = {g: 1.0 for g in (groups or [])}
-        if groups is not None and self.mode != "equal":
-            unknown = [g for g in groups if g not in shares]
-            if unknown:
-                raise ValueError(f"group(s) {unknown} are not in the {self.mode} table/weights: {sorted(shares)}")
-            shares = {g: shares[g] for g in groups}
-        total = sum(shares.values())
-        return {g: v / total for g, v in shares.items() if v > 0} if total else {}
+        return target_shares(self.mode, groups, weights=self._weights, table=self._table, column=self.column)
 
     # --- planning ------------------------------------------------------------------------------
     def _budget(self) -> float:
@@ -254,6 +253,17 @@ class BalancedSampler(ClipSampler):
         return (f"{int(clash.sum())} visits repeat a clip within their step of {self.world_size} ranks x batch "
                 f"{self.batch_size}: group {g!r} has {self._clips_in_group[worst]} clips but gets {per_step:.1f} of "
                 f"the {step_windows // k} visits of each step; give it more clips or use fewer ranks / smaller batches")
+
+    def data_fingerprint(self) -> dict[str, Any]:
+        """What the epoch was planned on: the clips sampled, their groups and targets, their windows."""
+        rows = np.flatnonzero(self._group_index >= 0)
+        return {
+            "clips": len(rows),
+            "clip ids": fingerprint("\n".join(self.clip_ids[i] for i in rows)),
+            "groups": fingerprint(repr((self.column, self.mode, sorted(self.shares.items()),
+                                        [self.values[i] for i in rows]))),
+            "windows": fingerprint(np.stack([self.delivered[rows], self.weights[rows]]).round(9).tobytes()),
+        }
 
     # --- what others use -----------------------------------------------------------------------
     def group_of(self, row: int) -> str:

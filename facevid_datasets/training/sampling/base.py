@@ -40,7 +40,7 @@ class ClipSampler(Sampler[Draw]):
         self,
         *,
         seed: int = 0,
-        batch_size: int = 1,
+        batch_size: int | None = None,
         rank: int | None = None,
         world_size: int | None = None,
         drop_last: bool = False,
@@ -51,15 +51,15 @@ class ClipSampler(Sampler[Draw]):
         self.world_size = dist_world if world_size is None else world_size
         if not 0 <= self.rank < self.world_size:
             raise ValueError(f"rank {self.rank} outside world size {self.world_size}")
-        if windows_per_visit < 1 or batch_size < 1:
-            raise ValueError(f"windows_per_visit ({windows_per_visit}) and batch_size ({batch_size}) must be >= 1")
-        if batch_size % windows_per_visit:
-            raise ValueError(f"batch_size {batch_size} must be a multiple of windows_per_visit {windows_per_visit}, "
-                             "so a visit's windows stay in one batch")
+        if windows_per_visit < 1:
+            raise ValueError(f"windows_per_visit must be >= 1, got {windows_per_visit}")
         self.seed = seed
-        self.batch_size = batch_size
         self.drop_last = drop_last
         self.windows_per_visit = windows_per_visit
+        self.batch_size = windows_per_visit
+        self.batch_size_given = batch_size is not None  # else the loader's batch size is adopted (`bind_batch_size`)
+        if batch_size is not None:
+            self.batch_size = check_batch_size(batch_size, windows_per_visit)
         self.epoch = 0
         self._base = 0  # global position this rank's slicing starts from (a resume point, else 0)
         self._iterated = False  # once iterated, the next iteration starts the epoch from 0
@@ -79,7 +79,25 @@ class ClipSampler(Sampler[Draw]):
         """A message when steps of this layout would repeat a clip ("" when none do)."""
         return ""
 
+    def data_fingerprint(self) -> dict[str, Any]:
+        """What the epoch is planned on ({part: count or digest}), saved with the state and checked on
+        resume so a state never continues on other data. Subclasses name their parts."""
+        return {}
+
     # --- shared machinery --------------------------------------------------------------------
+    def bind_batch_size(self, batch_size: int | None) -> int:
+        """The batch size a loader over this sampler uses: the sampler's own when `batch_size` is None;
+        adopted when the sampler was built without one; an error when both are given and differ."""
+        if batch_size is None:
+            return self.batch_size
+        if self.batch_size_given and batch_size != self.batch_size:
+            raise ValueError(f"the loader's batch_size={batch_size} differs from the sampler's batch_size="
+                             f"{self.batch_size}: the sampler lays out ranks by batches, give one of them only")
+        self.batch_size = check_batch_size(batch_size, self.windows_per_visit)
+        self.batch_size_given = True
+        self._layout_cache = None
+        return self.batch_size
+
     def __getstate__(self) -> dict[str, Any]:
         """Pickle without the planned epoch (millions of entries), e.g. when a collator holding the
         sampler for `replacement_row` goes to DataLoader workers; it is re-planned if needed."""
@@ -95,9 +113,9 @@ class ClipSampler(Sampler[Draw]):
     def _start(self) -> int:
         return 0 if self._iterated else self._base
 
-    def _layout(self) -> np.ndarray:
-        """Global indices of this rank's windows, in its order, from the current start."""
-        base = self._start()
+    def _layout(self, base: int | None = None) -> np.ndarray:
+        """Global indices of this rank's windows, in its order, from `base` (default: the next start)."""
+        base = self._start() if base is None else base
         key = (self.epoch, base)
         if self._layout_cache is None or self._layout_cache[0] != key:
             order = self._order()
@@ -125,11 +143,10 @@ class ClipSampler(Sampler[Draw]):
         self._consumed = 0
         self._marked = False
         n = len(order)
-        for pos, g in enumerate(layout.tolist()):
+        for i, g in enumerate(layout.tolist()):
             if not self._marked:
-                self._consumed = pos + 1
-            g %= n
-            yield Draw(int(order[g]), self.epoch, pos, g, self.windows_per_visit)
+                self._consumed = i + 1
+            yield Draw(int(order[g % n]), self.epoch, g, g % n, self.windows_per_visit)
 
     def set_epoch(self, epoch: int) -> None:
         """Select the epoch (a new order); keeps a resume point loaded for this same epoch."""
@@ -140,10 +157,12 @@ class ClipSampler(Sampler[Draw]):
         self.epoch = epoch
 
     def mark_consumed(self, positions: torch.Tensor | Sequence[int] | int) -> None:
-        """Record that the trainer has used the items at these rank positions (a batch's `position`)."""
+        """Record that the trainer has used the items at these epoch positions (a batch's `position`).
+
+        `clip_loader` calls it for every batch it hands over, so a trainer using it never needs to."""
         p = torch.as_tensor(positions)
         if p.numel():
-            new = int(p.max()) + 1
+            new = int(np.searchsorted(self._layout(self._base), int(p.max()), side="right"))
             self._consumed = max(self._consumed, new) if self._marked else new
         self._marked = True
 
@@ -168,6 +187,7 @@ class ClipSampler(Sampler[Draw]):
             "batch_size": self.batch_size,
             "rank": self.rank,
             "consumed": self._consumed,
+            "data": self.data_fingerprint(),
         }
 
     def load_state_dict(self, state: Mapping[str, Any]) -> None:
@@ -178,6 +198,7 @@ class ClipSampler(Sampler[Draw]):
         for key in ("seed", "windows_per_visit"):
             if state[key] != getattr(self, key):
                 raise ValueError(f"cannot resume: saved {key}={state[key]}, this sampler has {getattr(self, key)}")
+        check_fingerprint(state.get("data"), self.data_fingerprint())
         self.epoch = int(state["epoch"])
         self._cache = None
         if state["epoch_windows"] != len(self._order()):
@@ -189,6 +210,40 @@ class ClipSampler(Sampler[Draw]):
         self._iterated = False
         self._consumed = 0
         self._marked = False
+
+
+def fingerprint(data: str | bytes) -> str:
+    """A short digest of `data` (what a saved state checks the data against)."""
+    import hashlib
+
+    return hashlib.sha1(data.encode() if isinstance(data, str) else data).hexdigest()[:16]
+
+
+def check_fingerprint(saved: Mapping[str, Any] | None, now: Mapping[str, Any]) -> None:
+    """Raise naming what differs between the data a state was saved on and the data now."""
+    if saved is None:
+        return
+    changed = [k for k in now if k in saved and saved[k] != now[k]]
+    if not changed:
+        return
+    parts = []
+    for k in changed:
+        if isinstance(now[k], int):
+            parts.append(f"{saved[k]} {k} when saved, {now[k]} now")
+        else:
+            parts.append(f"the {k} differ")
+    raise ValueError("cannot resume: the data changed since the state was saved (" + "; ".join(parts) + "); the "
+                     "rest of the epoch would not be the uninterrupted one: restart the epoch on this data")
+
+
+def check_batch_size(batch_size: int, windows_per_visit: int) -> int:
+    """`batch_size`, checked: at least 1 and a whole number of visits."""
+    if batch_size < 1:
+        raise ValueError(f"batch_size must be >= 1, got {batch_size}")
+    if batch_size % windows_per_visit:
+        raise ValueError(f"batch_size {batch_size} must be a multiple of windows_per_visit {windows_per_visit}, "
+                         "so a visit's windows stay in one batch")
+    return batch_size
 
 
 def layout_indices(n: int, base: int, rank: int, world: int, batch: int, k: int, drop_last: bool) -> np.ndarray:

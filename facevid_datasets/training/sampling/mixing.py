@@ -12,6 +12,7 @@ place and plans an epoch over 270k rows in one to a few seconds (`benchmarks/ben
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -19,6 +20,50 @@ import numpy as np
 #: A row's visits are kept at least this fraction of their even spacing apart (and at most `min_gap`);
 #: when that cannot be met everywhere, the next (looser) fraction is tried.
 GAP_FRACTIONS = (0.8, 0.6, 0.4)
+
+
+def resolve_mode(mode: str | None, weights: object, table: object, allowed: tuple[str, ...]) -> str:
+    """The mixing mode: `mode` when given (checked against what it needs), else what the arguments
+    imply (`weights` -> "weights", `table` -> "population", neither -> "equal"), so weights are never
+    silently ignored."""
+    if mode is None:
+        mode = "weights" if weights else "population" if table is not None else "equal"
+    if mode not in allowed:
+        raise ValueError(f"mode={mode!r}: use {', '.join(map(repr, allowed))}")
+    if mode == "weights" and not weights:
+        raise ValueError("mode='weights' needs weights={group: relative seconds}")
+    if weights and mode != "weights":
+        raise ValueError(f"weights= is given but mode={mode!r}: leave mode out (or mode='weights') to use them")
+    if table is not None and mode != "population":
+        raise ValueError(f"table= is given but mode={mode!r}: leave mode out (or mode='population') to use it")
+    return mode
+
+
+def target_shares(mode: str, groups: Sequence[str] | None, *, weights: Mapping[str, float] | None = None,
+                  table: str | Mapping[str, float] | None = None, column: str = "") -> dict[str, float]:
+    """Each group's share of the delivered seconds ({} in natural mode): the one rule both samplers
+    (map-style and streamed) mix by. "equal": 1 / len(groups); "weights" / "population": the
+    weights or table (a shipped name or {group: size}), restricted to `groups` when given."""
+    from ..populations import DEFAULT_TABLE_FOR_COLUMN, population_shares
+
+    if mode == "natural":
+        return {}
+    if mode == "weights":
+        shares = population_shares(weights or {})
+    elif mode == "population":
+        table = table if table is not None else DEFAULT_TABLE_FOR_COLUMN.get(column)
+        if table is None:
+            raise ValueError(f"no shipped population table for column {column!r}: pass table={{group: size}}")
+        shares = population_shares(table)
+    else:
+        shares = {g: 1.0 for g in (groups or [])}
+    if groups is not None and mode != "equal":
+        unknown = [g for g in groups if g not in shares]
+        if unknown:
+            raise ValueError(f"group(s) {unknown} are not in the {mode} table/weights: {sorted(shares)}")
+        shares = {g: shares[g] for g in groups}
+    total = sum(shares.values())
+    return {g: v / total for g, v in shares.items() if v > 0} if total else {}
 
 
 def systematic_counts(weights: np.ndarray, n: int, rng: np.random.Generator) -> np.ndarray:
