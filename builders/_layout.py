@@ -35,6 +35,7 @@ from facevid_datasets.raw import (
     parse_row,
     split_counts,
 )
+from facevid_datasets.report import Status
 from facevid_datasets.schema import FEATURES
 
 logger = logging.getLogger(__name__)
@@ -131,9 +132,9 @@ class LayoutBuilder(datasets.ArrowBasedBuilder, FaceVidBuilder):
         report = self.report
         report.reset()
         for row in index.problems:
-            e = index.entries.get(row[0]) if row[1] == "missing" else None
+            e = index.entries.get(row.clip_id) if row.status is Status.MISSING else None
             if e is None or self._keep(e.source, e.language):  # another config's missing clips are not ours
-                report.add(*row)
+                report.add_row(row)
         test_ids = assign_index_splits(index, seed=self.config.split_seed, num_test=self.config.num_test)
         counts = split_counts(index, test_ids, keep=self._keep)
         names = [s for s in ("train", "validation", "test") if counts.get(s)]
@@ -225,10 +226,10 @@ class LayoutBuilder(datasets.ArrowBasedBuilder, FaceVidBuilder):
             rec = make_record(cid, video, info, meta, dataset=self.NAME, root=root, side=index.side,
                               source=source or self.NAME, notes=notes)  # fmt: skip
         except (MediaError, AnnotationError) as e:
-            self.report.add(cid, "error", str(e), video)
+            self.report.add(cid, Status.ERROR, str(e), video)
             return None
         for note in notes:
-            self.report.add(cid, "partial", note, video)
+            self.report.add(cid, Status.PARTIAL, note, video)
         if language and not rec["language"]:
             rec["language"] = language
         if not rec["identity"]:

@@ -44,6 +44,7 @@ from facevid_datasets.description import DatasetDescription, cut_index_video_ids
 from facevid_datasets.errors import AnnotationError
 from facevid_datasets.media.probe import VideoInfo
 from facevid_datasets.parsing import clamp_normalised, enlarge_square_box, finite, read_text, strip_ext
+from facevid_datasets.report import Status
 from facevid_datasets.schema import original_json
 from facevid_datasets.splits import assign_splits
 
@@ -183,7 +184,7 @@ def parse_celebvhq(text: str, path: str) -> tuple[list[CelebVClip], dict[str, di
         try:
             clip = parse_clip(cid, rec)
         except ValueError as e:
-            problems.append(Problem(cid, "bad-metadata", str(e), f"{path}: clips.{cid}"))
+            problems.append(Problem(cid, Status.BAD_METADATA, str(e), f"{path}: clips.{cid}"))
             continue
         if clip.note:
             problems.append(Problem(clip.clip_id, "partial", clip.note, f"{path}: clips.{cid}"))

@@ -49,6 +49,7 @@ from facevid_datasets.description import DatasetDescription, cut_index_video_ids
 from facevid_datasets.errors import AnnotationError
 from facevid_datasets.media.probe import VideoInfo
 from facevid_datasets.parsing import enlarge_square_box, finite, parse_clock, read_text, strip_ext
+from facevid_datasets.report import Status
 
 from .celebv_hq import CelebVClip, celebv_plans, parse_clip
 
@@ -71,7 +72,8 @@ def info_records(data: Any, path: str) -> tuple[dict[str, Any], str, list[Proble
     for where, cid, rec in items:
         key = strip_ext(cid)
         if key in records:
-            problems.append(Problem(key, "bad-metadata", "clip listed twice; first kept", f"{path}: {where}.{cid}"))
+            why = "clip listed twice; first kept"
+            problems.append(Problem(key, Status.BAD_METADATA, why, f"{path}: {where}.{cid}"))
         else:
             records[key] = rec
     return records, shape, problems
@@ -202,10 +204,10 @@ class CelebVText(CuttingBuilder):
             try:
                 clips.append(parse_clip(cid, rec))
             except ValueError as e:
-                problems.append(Problem(cid, "bad-metadata", str(e), f"{path}: {cid}"))
+                problems.append(Problem(cid, Status.BAD_METADATA, str(e), f"{path}: {cid}"))
                 continue
             if clips[-1].note:
-                problems.append(Problem(cid, "partial", clips[-1].note, f"{path}: {cid}"))
+                problems.append(Problem(cid, Status.PARTIAL, clips[-1].note, f"{path}: {cid}"))
         pkl = root / "annotations.pkl"
         try:
             ann = read_annotations(pkl) if pkl.exists() else {}
@@ -230,7 +232,7 @@ class CelebVText(CuttingBuilder):
                 fields, native = clip_fields(texts, act.get(name), app.get(name))
             except (ValueError, TypeError) as e:
                 problems.append(
-                    Problem(c.clip_id, "bad-metadata", f"annotations of {name} not understood ({e})", str(pkl))
+                    Problem(c.clip_id, Status.BAD_METADATA, f"annotations of {name} not understood ({e})", str(pkl))
                 )
                 continue
             native = {"clip_id": c.clip_id, "annotation_name": name, **c.raw, **native}

@@ -43,6 +43,7 @@ from facevid_datasets.cutting import (
 from facevid_datasets.description import DatasetDescription, cut_index_video_ids
 from facevid_datasets.media.probe import VideoInfo
 from facevid_datasets.parsing import Box, finite, iter_lines, parse_interval, read_text, scale_box, strip_ext
+from facevid_datasets.report import Status
 from facevid_datasets.schema import original_json
 from facevid_datasets.splits import assign_splits
 
@@ -77,11 +78,11 @@ def parse_table(text: str, path: str, n_values: int | None) -> tuple[dict[str, t
         name = strip_ext(name)
         if n_values is not None and len(values) != n_values:
             problems.append(
-                Problem(name, "bad-metadata", f"expected {n_values} values, got {len(values)}", f"{path}:{line}")
+                Problem(name, Status.BAD_METADATA, f"expected {n_values} values, got {len(values)}", f"{path}:{line}")
             )
         elif name in rows:
             problems.append(
-                Problem(name, "bad-metadata", f"listed twice (first at line {rows[name][0]})", f"{path}:{line}")
+                Problem(name, Status.BAD_METADATA, f"listed twice (first at line {rows[name][0]})", f"{path}:{line}")
             )
         else:
             rows[name] = (line, values)
@@ -99,7 +100,7 @@ def parse_group(group: str, texts: dict[str, str], paths: dict[str, str]) -> tup
     for video, (line, intervals) in tables["annotion_time"].items():
         if not intervals:
             problems.append(
-                Problem(video, "bad-metadata", "video has no time stamps", f"{paths['annotion_time']}:{line}")
+                Problem(video, Status.BAD_METADATA, "video has no time stamps", f"{paths['annotion_time']}:{line}")
             )
         res = tables["resolution"].get(video)
         ref = int(float(res[1][0])) if res and re.fullmatch(r"\d+(\.0*)?", res[1][0]) else None
@@ -118,7 +119,7 @@ def parse_group(group: str, texts: dict[str, str], paths: dict[str, str]) -> tup
                     raise ValueError(f"crop box x w y h = {' '.join(crop[1])} is empty")
             except ValueError as e:
                 if cid not in bad_crop_lines:  # a malformed crop line is already reported
-                    problems.append(Problem(cid, "bad-metadata", str(e), where))
+                    problems.append(Problem(cid, Status.BAD_METADATA, str(e), where))
                 continue
             try:
                 crop_ratio = finite(ratio[1][0], "crop ratio") if ratio else None
@@ -144,7 +145,7 @@ def parse_group(group: str, texts: dict[str, str], paths: dict[str, str]) -> tup
     cut_ids = {c.clip_id for c in clips} | {p.clip_id for p in problems}
     for cid, (line, _) in tables["crop_wh"].items():
         if cid not in cut_ids:
-            problems.append(Problem(cid, "skipped", "crop box but no time interval", f"{paths['crop_wh']}:{line}"))
+            problems.append(Problem(cid, Status.SKIPPED, "crop box but no time interval", f"{paths['crop_wh']}:{line}"))
     return clips, problems
 
 

@@ -40,6 +40,7 @@ from facevid_datasets.description import DatasetDescription
 from facevid_datasets.errors import AnnotationError
 from facevid_datasets.media.probe import VideoInfo, frame_timestamps, keyframe_indices
 from facevid_datasets.parsing import Box, iter_lines, read_text, rescale_ltrb, whole
+from facevid_datasets.report import Status
 from facevid_datasets.schema import original_json
 
 CHUNK_SECONDS = 60
@@ -99,7 +100,7 @@ def parse_tubes(text: str, path: str) -> tuple[list[Tube], list[Problem]]:
         try:
             tubes.append(parse_tube(content))
         except ValueError as e:
-            problems.append(Problem(content.split(",")[0], "bad-metadata", str(e), f"{path}:{line}"))
+            problems.append(Problem(content.split(",")[0], Status.BAD_METADATA, str(e), f"{path}:{line}"))
     return tubes, problems
 
 
@@ -197,7 +198,7 @@ class TalkingHead1KH(CuttingBuilder):
             problems += bad
             for t in tubes:
                 if t.clip_id in seen:
-                    problems.append(Problem(t.clip_id, "bad-metadata", "tube listed twice; first kept", str(path)))
+                    problems.append(Problem(t.clip_id, Status.BAD_METADATA, "tube listed twice; first kept", str(path)))
                     continue
                 seen.add(t.clip_id)
                 source, full, cut = videos.get(t.video_name), False, True

@@ -19,16 +19,22 @@ __version__ = "0.1.0"
 #: public name -> module that defines it (every public training name, from `training`'s own table)
 _LAZY = {
     "FEATURES": ".schema",
+    "DatasetDescription": ".description",
+    "ReportRow": ".report",
+    "Status": ".report",
     "list_datasets": ".loading",
     "load_builder": ".loading",
     "load_dataset": ".loading",
     **dict.fromkeys(_TRAINING_NAMES, ".training"),
 }
 
-__all__ = ["FEATURES", "list_datasets", "load_builder", "load_dataset", *_TRAINING_NAMES]
+__all__ = ["DatasetDescription", "FEATURES", "ReportRow", "Status", "list_datasets", "load_builder", "load_dataset",
+           *_TRAINING_NAMES]
 
 if TYPE_CHECKING:
+    from .description import DatasetDescription
     from .loading import list_datasets, load_builder, load_dataset
+    from .report import ReportRow, Status
     from .schema import FEATURES
     from .training import *  # noqa: F403 (every public training name, as `_LAZY` lists them)
 

@@ -83,12 +83,21 @@ def info(name: str, config: str = typer.Option(None, help="Config name (default:
     from .builders import builder_class
 
     cls = builder_class(name)
-    typer.echo(f"{cls.NAME}: {(cls.__doc__ or '').strip().splitlines()[0]}")
-    typer.echo(f"homepage: {cls.HOMEPAGE}\nlicence:  {cls.LICENSE}")
+    d = cls.DESCRIPTION
+    typer.echo(f"{d.name}: {(cls.__doc__ or '').strip().splitlines()[0]}")
+    typer.echo(f"homepage: {d.homepage}\nlicence:  {d.licence}")
     typer.echo(f"configs:  {', '.join(c.name for c in cls.BUILDER_CONFIGS)}")
-    if cls.ACCESS:
-        typer.echo(f"access:   {cls.ACCESS}")
-    typer.echo("\n" + importlib.import_module("facevid_datasets.licence.terms").licence_summary(cls.NAME))
+    if d.clips:
+        typer.echo(f"size:     {d.clips:,} clips as published")
+    for what, repo in (("hub repo", d.hub_repo), ("modelscope", d.modelscope_repo),
+                       ("sample", d.hub_sample_repo), ("sample (modelscope)", d.modelscope_sample_repo)):  # fmt: skip
+        if repo:
+            typer.echo(f"{what}: {repo}")
+    if d.application_form:
+        typer.echo(f"apply:    {d.application_form}")
+    if d.access:
+        typer.echo(f"access:   {d.access}")
+    typer.echo("\n" + importlib.import_module("facevid_datasets.licence.terms").licence_summary(d))
     doc = (importlib.import_module(cls.__module__).__doc__ or "").strip()
     if doc:
         typer.echo("\n" + doc)

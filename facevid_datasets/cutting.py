@@ -35,6 +35,7 @@ from .media.ffmpeg import cut_clip
 from .media.probe import VideoInfo, probe
 from .raw import VIDEO_EXTENSIONS
 from .raw.index import walk_files
+from .report import ReportRow, Status
 from .schema import ATTRIBUTES, SPLITS, empty_record
 
 logger = logging.getLogger(__name__)
@@ -53,10 +54,10 @@ def source_files(folder: Path, exts: tuple[str, ...], problems: list[Problem] | 
     """
     if not folder.is_dir():
         return []
-    refused: list[tuple[str, str, str, str]] = []
+    refused: list[ReportRow] = []
     found = sorted((rel, Path(e.path)) for rel, e in walk_files(folder, refused) if Path(e.name).suffix.lower() in exts)
     if problems is not None:
-        problems += [Problem(cid or Path(file).stem, status, reason, file) for cid, status, reason, file in refused]
+        problems += [ReportRow(r.clip_id or Path(r.file).stem, r.status, r.reason, r.file) for r in refused]
     return [p for _, p in found]
 
 
@@ -107,19 +108,8 @@ class CutPlan:
     wanted: str = ""
 
 
-@dataclass(frozen=True)
-class Problem:
-    """A listed clip (or metadata line) that cannot be made, as a report row."""
-
-    clip_id: str
-    status: str
-    reason: str
-    file: str = ""
-
-    @classmethod
-    def from_error(cls, clip_id: str, err: AnnotationError) -> Problem:
-        where = f"{err.path}:{err.line}" if err.line is not None else err.path
-        return cls(clip_id, "bad-metadata", err.reason, where)
+#: A listed clip (or metadata line) that cannot be made: the report's own row type.
+Problem = ReportRow
 
 
 def attributes(**values: Any) -> dict[str, Any]:
@@ -216,15 +206,15 @@ class CuttingBuilder(FaceVidBuilder):
         withhold = Withholder(builder_deletions(self), report)  # deletion requests: listed clips are not cut
         plans = [p for p in plans if not withhold(p.clip_id, p.fields, Path(p.wanted).stem if p.wanted else None)]
         for p in problems:
-            report.add(p.clip_id, p.status, p.reason, p.file)
+            report.add_row(p)
         present = []
         for plan in plans:
             if plan.source is None:
                 what = f"source video {plan.wanted}" if plan.wanted else "source video"
-                report.add(plan.clip_id, "missing", f"{what} not downloaded", self.videos_dir())
+                report.add(plan.clip_id, Status.MISSING, f"{what} not downloaded", self.videos_dir())
             else:
                 present.append(plan)
-        listed = len(plans) + sum(p.status != "partial" for p in problems)
+        listed = len(plans) + sum(not p.status.built for p in problems)
         if not present:
             raise DatasetNotFound(
                 f"{self.NAME}: none of the {len(plans)} listed clips has its source video in {self.videos_dir()} "
@@ -254,7 +244,7 @@ class CuttingBuilder(FaceVidBuilder):
             try:
                 record = self.make_record(plan)
             except (MediaError, AnnotationError) as e:
-                report.add(plan.clip_id, "error", str(e), plan.source or "")
+                report.add(plan.clip_id, Status.ERROR, str(e), plan.source or "")
                 continue
             yield plan.clip_id, record
 

@@ -7,7 +7,7 @@ from typing import Any
 
 import datasets
 
-from .builders import BUILDERS, available, builder_class
+from .builders import available, builder_class, is_known
 
 logger = logging.getLogger(__name__)
 
@@ -53,8 +53,7 @@ def load_dataset(
     `keep_in_memory` mean what they mean there. Clips named in the release's or the gated repo's
     `deletions.txt` (or forgotten with `facevid forget`) are never built and never returned.
     """
-    key = path.replace("_", "-").lower()
-    if key not in BUILDERS:
+    if not is_known(path):
         return datasets.load_dataset(
             path, name, data_dir=data_dir, split=split, token=token, streaming=streaming,
             cache_dir=cache_dir, num_proc=num_proc, download_mode=download_mode,

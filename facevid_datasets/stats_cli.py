@@ -33,8 +33,13 @@ def register(app: typer.Typer) -> None:
         except (FaceVidError, KeyError) as e:
             typer.echo(str(e).strip("'\""), err=True)
             raise typer.Exit(1) from None
+        from .builders import description
+
+        desc = description(name)
         folder = out or Path(f"stats_{name}" + (f"_{config}" if config else ""))
-        summary = write_stats(ds, folder, title=f"{name}" + (f"/{config}" if config else ""))
+        summary = write_stats(ds, folder, title=f"{desc.title}" + (f"/{config}" if config else ""))
         typer.echo(format_stats(summary))
+        if desc.clips:
+            typer.echo(f"{desc.title} as published: {desc.clips:,} clips; built here: {summary['clips']:,}")
         typer.echo(f"summary: {folder / 'summary.json'}")
         typer.echo(f"plots: {folder / 'overview.png'} and {len(summary['plots']) - 1} more in {folder}")

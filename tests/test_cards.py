@@ -6,22 +6,22 @@ from importlib.resources import files
 from pathlib import Path
 
 import pytest
-from facevid_datasets.builders import BUILDERS, builder_class
+from facevid_datasets.builders import BUILDERS, builder_class, description
 from huggingface_hub import DatasetCard, DatasetCardData
+
+from facevid_datasets.description import SIZE_CATEGORIES
 
 CARDS = Path(str(files("facevid_datasets.dataset_cards")))
 # Values accepted by the Hub's YAML validator for these keys (subset this project uses).
-SIZE_CATEGORIES = {"n<1K", "1K<n<10K", "10K<n<100K", "100K<n<1M", "1M<n<10M", "10M<n<100M"}
 TASKS = {"text-to-video", "image-to-video", "video-classification", "audio-classification"}
 LICENSES = {"other", "cc-by-4.0", "cc-by-3.0", "mit"}
-SIZES = {"facevid-1k": "100K<n<1M", "talkingface-wild": "10K<n<100K", "hdtf": "n<1K", "celebv-hq": "10K<n<100K",
-         "celebv-text": "10K<n<100K", "talkinghead-1kh": "100K<n<1M", "voxceleb2": "1M<n<10M"}  # fmt: skip
 SECTIONS = ("## Record schema", "## Statistics", "## Collection and cleaning", "## Intended use and restrictions",
             "## Citation")  # fmt: skip
 
 
 def test_one_card_per_dataset():
     assert {p.stem for p in CARDS.glob("*.md")} == set(BUILDERS)
+    assert all(description(n).card_path == CARDS / f"{n}.md" for n in BUILDERS)
 
 
 @pytest.mark.parametrize("name", sorted(BUILDERS))
@@ -35,7 +35,9 @@ def test_card_metadata(name):
     assert set(licences) <= LICENSES
     if "other" in licences:
         assert data.license_name
-    assert data.size_categories == [SIZES[name]]
+    desc = description(name)  # the card states the description's facts, never others
+    assert data.size_categories == [desc.size_category] and desc.size_category in SIZE_CATEGORIES
+    assert desc.gated == ("other" in licences and bool(data.extra_gated_prompt))
     assert data.task_categories and set(data.task_categories) <= TASKS
     assert data.extra_gated_prompt and len(data.extra_gated_prompt) > 100
     fields = data.extra_gated_fields

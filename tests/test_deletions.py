@@ -234,6 +234,8 @@ def test_cli_info_shows_licence_terms():
 
     res = CliRunner().invoke(app, ["info", "facevid-1k"])
     assert res.exit_code == 0 and "dh-facevid-1k-research-license" in res.output and "20 frames" in res.output
+    assert "sample (modelscope): fh2678713685/DH-FaceVid-1K_Sample" in res.output  # from the description
+    assert "sample: jjuik2014/DH-FaceVid-Sample" in res.output and "270,043 clips as published" in res.output
 
 
 # -- a cutting builder (HDTF: clips cut from source videos) -----------------------------------------

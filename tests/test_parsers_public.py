@@ -12,14 +12,18 @@ from facevid_datasets.builders import celebv_hq, celebv_text, hdtf, talkinghead_
 from facevid_datasets.errors import AnnotationError
 from facevid_datasets.parsing import (
     Box,
+    clamp_normalised,
     enlarge_square_box,
+    finite,
     is_normalised,
     iter_lines,
     parse_clock,
     parse_interval,
     read_text,
     rescale_ltrb,
+    sniff_encoding,
     tblr_to_box,
+    whole,
 )
 
 # -- shared helpers -----------------------------------------------------------------------------
@@ -62,6 +66,40 @@ def test_pixel_vs_normalised_boxes():
     norm = tblr_to_box((0.1, 0.6, 0.25, 0.5), 1920, 1080)
     pix = tblr_to_box((108, 648, 480, 960), 1920, 1080)
     assert norm == pix == Box(480, 108, 480, 540)
+
+
+def test_every_official_number_is_finite():
+    assert finite("1.5", "x") == 1.5 and finite(3, "x") == 3.0 and whole("12", "S") == whole(12.0, "S") == 12
+    for bad, said in [(float("nan"), "finite"), ("inf", "finite"), ("-Infinity", "finite"), ("1e999", "finite"),
+                      ("wide", "must be a number"), (None, "must be a number"), (True, "must be a number"),
+                      ([1], "must be a number")]:  # fmt: skip
+        with pytest.raises(ValueError, match=said):
+            finite(bad, "bbox.top")
+    with pytest.raises(ValueError, match="whole number"):
+        whole("9.5", "E")
+    for bad in ("nan", "inf", "NaN:00"):
+        with pytest.raises(ValueError, match="not a clock time"):
+            parse_clock(bad)
+
+
+def test_normalised_box_a_little_outside_the_frame_is_clamped():
+    assert is_normalised([0.1, 1.05, -0.02, 0.7]) and not is_normalised([2, 6, 1, 5])
+    box, note = clamp_normalised((0.1, 1.05, -0.02, 0.7))
+    assert box == (0.1, 1.0, 0.0, 0.7) and "bottom 1.05" in note and "left -0.02" in note
+    assert clamp_normalised((0.1, 0.9, 0.2, 0.7)) == ((0.1, 0.9, 0.2, 0.7), "")
+    assert clamp_normalised((0, 937, 849, 1872)) == ((0, 937, 849, 1872), "")  # pixels: clamped to the frame later
+    # read as normalised, the box is the face; read as pixels it was a 6x6 px corner (issue 18)
+    assert enlarge_square_box(box, 384, 216).w == 198
+
+
+def test_text_encodings_are_named_and_read(tmp_path):
+    text = "Radio1.mp4 720\nRadio2.mp4 1080\n"
+    for codec, name in [("utf-16", "UTF-16 LE"), ("utf-16-be", "UTF-16 BE"), ("utf-32", "UTF-32 LE")]:
+        data = text.encode(codec)
+        assert sniff_encoding(data)[1].startswith(name)
+        (tmp_path / "f.txt").write_bytes(data)
+        assert read_text(tmp_path / "f.txt") == text
+    assert sniff_encoding(text.encode()) is None and sniff_encoding(b"a,b\n1,\x002\n") is None
 
 
 def test_box_clamp_moves_before_shrinking_and_even():

@@ -21,6 +21,7 @@ from facevid_datasets.raw import (
     parse_row,
     split_counts,
 )
+from facevid_datasets.report import ReportRow, Status
 from facevid_datasets.testing import make_index_video
 
 
@@ -91,9 +92,10 @@ def test_build_index_reports_and_orphans(tmp_path, clip):
     assert idx.entries["000001"].video == "deep/er/000001.mp4"
     assert idx.entries["r1"].source == "celebv-text" and idx.entries["r2"].video == "shared.mp4"
     assert set(idx.orphans) == {"000002"}  # shared.mp4 is referenced, so it is no orphan
-    by_file = {(p[1], p[3].rsplit(":", 1)[-1]) for p in idx.problems}
-    assert ("bad-metadata", "2") in by_file and ("bad-metadata", "6") in by_file
-    missing = {p[0] for p in idx.problems if p[1] == "missing"}
+    assert all(isinstance(p, ReportRow) for p in idx.problems)
+    by_file = {(p.status, p.file.rsplit(":", 1)[-1]) for p in idx.problems}
+    assert (Status.BAD_METADATA, "2") in by_file and (Status.BAD_METADATA, "6") in by_file
+    missing = {p.clip_id for p in idx.problems if p.status is Status.MISSING}
     assert missing == {"gone", "r3"}
     assert idx.listed == 6
     test_ids = assign_index_splits(idx)
@@ -114,8 +116,8 @@ def test_csv_and_parquet_tables(tmp_path, clip):
     idx = build_index(tmp_path)
     assert set(idx.entries) == {"a", "b"}
     assert idx.identities["b"] == "p3"  # the CSV row of b is malformed, the Parquet one is kept
-    (bad,) = [p for p in idx.problems if p[1] == "bad-metadata"]
-    assert bad[3].endswith("metadata.csv:3") and "columns" in bad[2]
+    (bad,) = [p for p in idx.problems if p.status is Status.BAD_METADATA]
+    assert bad.file.endswith("metadata.csv:3") and "columns" in bad.reason
 
 
 def test_probe_cache_persists_and_notices_changes(tmp_path, clip):

@@ -75,6 +75,7 @@ def test_stats_cli_on_sample_writes_plots(tmp_path):
     assert res.exit_code == 0, res.output
     assert "clips" in res.output and "brisque" in res.output
     summary = json.loads((out / "summary.json").read_text())
+    assert f"DH-FaceVid-1K as published: 270,043 clips; built here: {summary['clips']}" in res.output  # description
     assert summary["clips"] > 0 and summary["hours"] > 0
     for name in ("overview", "ethnicity", "gender", "age_group", "emotion", "action", "head_pose", "language",
                  "duration_s", "fps", "resolution_short_side", "brisque", "clips_per_identity"):  # fmt: skip

@@ -290,6 +290,17 @@ def _decode(reader: TorchcodecReader, indices: list[int], timer: _Timer) -> np.n
         return frames.permute(0, 2, 3, 1).contiguous().numpy()
 
 
+@dataclass(frozen=True)
+class SampleMeasures:
+    """What the sample-frame stages measured on one frame."""
+
+    border: int  # black border, pixels
+    subtitle_chars: int  # characters of text read in the subtitle region
+    subtitle_text: str
+    brisque: float  # image quality (lower is better)
+    detail: float  # detail ratio (low: upscaled)
+
+
 class FrameMeasures:
     """Per-frame measurements of one clip, filled frame by frame in decoding order (a frame may be
     measured again: each call overwrites that frame's values). `measure_clip` runs one per clip;
@@ -307,7 +318,7 @@ class FrameMeasures:
         self.crops: list[np.ndarray | None] = [None] * n
         self.feats: list[np.ndarray | None] = [None] * n  # the sync model's own per-frame values
         self.pose = np.full((n, 3), np.nan, dtype=np.float32)
-        self.per_sample: dict[int, tuple[int, int, str, float, float]] = {}
+        self.per_sample: dict[int, SampleMeasures] = {}
         self.track: Face | None = None
         self.width = self.height = 0
 
@@ -359,7 +370,7 @@ class FrameMeasures:
             text = subtitle_text(rgb, m["ocr"], c.subtitle_region)
         with timer("quality"):
             q = m["quality"].score(rgb)
-        self.per_sample[i] = (border, count_text_chars(text), text, q, scale)
+        self.per_sample[i] = SampleMeasures(border, count_text_chars(text), text, q, scale)
 
 
 def _detect(detector: Any, rgb: np.ndarray, max_side: int) -> list[Face]:
@@ -427,7 +438,7 @@ def _segment_meta(
     boxes: np.ndarray,
     landmarks: np.ndarray,
     pose: np.ndarray,
-    per_sample: dict[int, tuple[int, int, str, float, float]],
+    per_sample: dict[int, SampleMeasures],
     sync: Any,
     sample_count: int,
 ) -> dict[str, Any]:
@@ -439,7 +450,7 @@ def _segment_meta(
     box = box[np.isfinite(box)]
     idx = sample_indices(s, sample_count)
     samples = [per_sample[i] for i in idx if i in per_sample]
-    texty = max(samples, key=lambda v: v[1]) if samples else None
+    texty = max(samples, key=lambda v: v.subtitle_chars) if samples else None
     curve = list(getattr(sync, "curve", ()) or ()) if sync is not None else []
     return {
         "start_frame": s.start,
@@ -453,11 +464,11 @@ def _segment_meta(
         "face_size": float(np.median(box)) if box.size else None,
         "landmark_size": float(np.median(sizes)) if sizes else None,
         "face_frames": len(have) / s.num_frames,  # share of frames with a face (decisions add face_fraction)
-        "border_px": float(np.median([v[0] for v in samples])) if samples else None,
-        "detail": float(np.median([v[4] for v in samples])) if samples else None,
-        "subtitle_chars": texty[1] if texty else None,
-        "subtitle_text": texty[2][:120] if texty else None,
-        "brisque": float(np.mean([v[3] for v in samples])) if samples else None,
+        "border_px": float(np.median([v.border for v in samples])) if samples else None,
+        "detail": float(np.median([v.detail for v in samples])) if samples else None,
+        "subtitle_chars": texty.subtitle_chars if texty else None,
+        "subtitle_text": texty.subtitle_text[:120] if texty else None,
+        "brisque": float(np.mean([v.brisque for v in samples])) if samples else None,
         "sync_confidence": None if sync is None else float(sync.confidence),
         "sync_offset": None if sync is None else int(sync.offset),
         "sync_peak": _none_if_nan(getattr(sync, "peak", None)) if sync is not None else None,

@@ -36,6 +36,7 @@ from typing import TYPE_CHECKING, Any
 from .. import cache_paths
 from ..description import DatasetDescription
 from ..errors import FaceVidError
+from ..report import Status
 
 if TYPE_CHECKING:
     import datasets
@@ -47,7 +48,7 @@ logger = logging.getLogger(__name__)
 #: File name of a deletion list shipped in a release folder or a gated Hub repo.
 LIST_NAME = "deletions.txt"
 #: Build report status of a clip left out because a deletion list names it.
-WITHHELD = "withheld"
+WITHHELD = Status.WITHHELD
 
 _ID = re.compile(r"^[A-Za-z0-9_-]{1,200}$")
 _CURATION_SEGMENT = re.compile(r"^(.+)_s\d{3}$")

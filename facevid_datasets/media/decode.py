@@ -12,7 +12,7 @@ import io
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Literal, Protocol
+from typing import Literal, NamedTuple, Protocol
 
 import numpy as np
 import torch
@@ -45,17 +45,25 @@ class DecodedClip:
         return self.sample_rate / self.fps
 
 
+class FrameBatch(NamedTuple):
+    """Frames a reader decoded: (T, C, H, W) uint8 in display orientation, and their presentation times
+    (T,) float64 seconds, in the order asked. Unpacks as `frames, pts`."""
+
+    frames: torch.Tensor
+    pts: torch.Tensor
+
+
 class FrameReader(Protocol):
     """A decoder over one file: frame count, average fps, and frames at given indices."""
 
     num_frames: int
     fps: float
 
-    def get_frames(self, indices: list[int]) -> tuple[torch.Tensor, torch.Tensor]:
+    def get_frames(self, indices: list[int]) -> FrameBatch:
         """Frames (T, C, H, W) uint8 and their pts (T,) float64, in the order asked."""
         ...
 
-    def get_frame_range(self, start: int, stop: int) -> tuple[torch.Tensor, torch.Tensor]:
+    def get_frame_range(self, start: int, stop: int) -> FrameBatch:
         """Frames start..stop-1 in one forward pass; MediaError when stop <= start."""
         ...
 
@@ -102,22 +110,22 @@ class TorchcodecReader:
         self.width, self.height = int(md.width or 0), int(md.height or 0)
         self.start_seconds = float(getattr(md, "begin_stream_seconds_from_header", None) or 0.0)
 
-    def get_frames(self, indices: list[int]) -> tuple[torch.Tensor, torch.Tensor]:
+    def get_frames(self, indices: list[int]) -> FrameBatch:
         idx = _check_indices(self.path, indices, self.num_frames)
         try:
             batch = self._dec.get_frames_at(idx)
         except Exception as e:
             raise MediaError(self.path, f"decoding frames failed, file may be truncated or corrupt ({e})") from e
-        return batch.data, batch.pts_seconds.to(torch.float64)
+        return FrameBatch(batch.data, batch.pts_seconds.to(torch.float64))
 
-    def get_frame_range(self, start: int, stop: int) -> tuple[torch.Tensor, torch.Tensor]:
+    def get_frame_range(self, start: int, stop: int) -> FrameBatch:
         """Frames start..stop-1 decoded in one forward pass (one seek at most)."""
         _check_range(self.path, start, stop, self.num_frames)
         try:
             batch = self._dec.get_frames_in_range(int(start), int(stop))
         except Exception as e:
             raise MediaError(self.path, f"decoding frames failed, file may be truncated or corrupt ({e})") from e
-        return batch.data, batch.pts_seconds.to(torch.float64)
+        return FrameBatch(batch.data, batch.pts_seconds.to(torch.float64))
 
 
 class DecordReader:
@@ -135,7 +143,7 @@ class DecordReader:
         self.num_frames = len(self._vr)
         self.fps = float(self._vr.get_avg_fps())
 
-    def get_frames(self, indices: list[int]) -> tuple[torch.Tensor, torch.Tensor]:
+    def get_frames(self, indices: list[int]) -> FrameBatch:
         idx = _check_indices(self.path, indices, self.num_frames)
         try:
             arr = self._vr.get_batch(idx).asnumpy()  # (T, H, W, C)
@@ -143,9 +151,9 @@ class DecordReader:
         except Exception as e:
             raise MediaError(self.path, f"decoding frames failed, file may be truncated or corrupt ({e})") from e
         frames = torch.from_numpy(np.ascontiguousarray(arr)).permute(0, 3, 1, 2)
-        return frames, torch.from_numpy(np.asarray(pts, dtype=np.float64))
+        return FrameBatch(frames, torch.from_numpy(np.asarray(pts, dtype=np.float64)))
 
-    def get_frame_range(self, start: int, stop: int) -> tuple[torch.Tensor, torch.Tensor]:
+    def get_frame_range(self, start: int, stop: int) -> FrameBatch:
         """Frames start..stop-1 (decord reads them forward from the keyframe before `start`)."""
         _check_range(self.path, start, stop, self.num_frames)
         return self.get_frames(list(range(int(start), int(stop))))

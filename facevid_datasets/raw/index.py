@@ -16,11 +16,13 @@ from typing import NamedTuple
 
 from .. import splits as splits_mod
 from ..errors import AnnotationError, UnsafePath
+from ..report import ReportRow, Status
 from .layout import AUDIO_EXTENSIONS, SIDE_DIRS, VIDEO_EXTENSIONS, is_utf8, printable, resolve_inside, safe_relpath
 from .rows import parse_row
 from .tables import iter_table, metadata_tables
 
-Problem = tuple[str, str, str, str]  # (clip_id, status, reason, file)
+#: A report row of the index (clip id empty when the problem is a file or folder, not a clip).
+Problem = ReportRow
 
 
 class IndexEntry(NamedTuple):
@@ -38,7 +40,7 @@ class ReleaseIndex:
     """What one pass over a release finds: the clips, where their files are, and what is wrong.
 
     `entries` holds one small tuple per metadata row; `orphans` the videos no row points at.
-    `problems` are (clip_id, status, reason, file) rows for the build report.
+    `problems` are the build report's rows (`ReportRow`).
     """
 
     root: Path
@@ -72,32 +74,33 @@ def walk_files(
         try:
             st = os.stat(d)
             if (st.st_dev, st.st_ino) in seen:
-                problems.append(("", "skipped", "folder reached twice (symlink loop); walked once", printable(d)))
+                why = "folder reached twice (symlink loop); walked once"
+                problems.append(ReportRow("", Status.SKIPPED, why, printable(d)))
                 continue
             seen.add((st.st_dev, st.st_ino))
             entries = sorted(os.scandir(d), key=lambda e: e.name)
         except OSError as e:
-            problems.append(("", "skipped", f"folder cannot be read ({e.strerror or e})", printable(d)))
+            problems.append(ReportRow("", Status.SKIPPED, f"folder cannot be read ({e.strerror or e})", printable(d)))
             continue
         for e in entries:
             if e.name.startswith("."):
                 continue
             rel = f"{prefix}{e.name}"
             if not is_utf8(e.name):
-                problems.append(("", "skipped", "file name is not valid UTF-8", printable(e.path)))
+                problems.append(ReportRow("", Status.SKIPPED, "file name is not valid UTF-8", printable(e.path)))
                 continue
             try:
                 if e.is_symlink():
                     resolve_inside(root_real, rel)
                     if not os.path.exists(e.path):
-                        problems.append(("", "skipped", "broken symlink", e.path))
+                        problems.append(ReportRow("", Status.SKIPPED, "broken symlink", e.path))
                         continue
                 is_dir = e.is_dir(follow_symlinks=True)
             except UnsafePath as err:
-                problems.append(("", "unsafe-path", f"symlink {err.reason}", e.path))
+                problems.append(ReportRow("", Status.UNSAFE_PATH, f"symlink {err.reason}", e.path))
                 continue
             except OSError as err:
-                problems.append(("", "skipped", f"cannot be read ({err.strerror or err})", e.path))
+                problems.append(ReportRow("", Status.SKIPPED, f"cannot be read ({err.strerror or err})", e.path))
                 continue
             if is_dir:
                 if not (prefix == "" and e.name in skip_top):
@@ -124,7 +127,7 @@ def scan_side(root: Path, problems: list[Problem]) -> dict[str, dict[str, str]]:
         try:
             resolve_inside(root_real, name)
         except UnsafePath as err:
-            problems.append(("", "unsafe-path", f"side folder {err.reason}", str(root / name)))
+            problems.append(ReportRow("", Status.UNSAFE_PATH, f"side folder {err.reason}", str(root / name)))
             continue
         if (root / name).is_dir():
             for rel, e in walk_files(root, problems, top=name):
@@ -158,7 +161,8 @@ def build_index(
     for rel in videos:
         stem = os.path.splitext(os.path.basename(rel))[0]
         if stem in by_stem:
-            problems.append((stem, "skipped", f"duplicate clip id, also at {root / by_stem[stem]}", str(root / rel)))
+            why = f"duplicate clip id, also at {root / by_stem[stem]}"
+            problems.append(ReportRow(stem, Status.SKIPPED, why, str(root / rel)))
             continue
         by_stem[stem] = rel
     on_disk = set(videos)
@@ -185,18 +189,18 @@ def build_index(
                     if rel not in on_disk:
                         real = resolve_inside(root_real, rel)
                         if not os.path.isfile(real):
-                            problems.append((m.clip_id, "missing", "video named in metadata not found",
+                            problems.append(ReportRow(m.clip_id, Status.MISSING, "video named in metadata not found",
                                              f"{path}:{line}"))  # fmt: skip
                             rel = None
                 except UnsafePath as e:
-                    problems.append((m.clip_id, "unsafe-path", f"video {e}", f"{path}:{line}"))
+                    problems.append(ReportRow(m.clip_id, Status.UNSAFE_PATH, f"video {e}", f"{path}:{line}"))
                     continue
                 if rel is not None:
                     referenced.add(rel)
             else:
                 rel = by_stem.get(m.clip_id)
                 if rel is None:
-                    problems.append((m.clip_id, "missing", "listed in metadata but no video file found",
+                    problems.append(ReportRow(m.clip_id, Status.MISSING, "listed in metadata but no video file found",
                                      f"{path}:{line}"))  # fmt: skip
                 else:
                     referenced.add(rel)
@@ -204,7 +208,7 @@ def build_index(
                 try:
                     resolve_inside(root_real, m.audio)
                 except UnsafePath as e:
-                    problems.append((m.clip_id, "unsafe-path", f"audio {e}", f"{path}:{line}"))
+                    problems.append(ReportRow(m.clip_id, Status.UNSAFE_PATH, f"audio {e}", f"{path}:{line}"))
                     continue
             src = m.source or origin(m.clip_id) or (origin(Path(rel).stem) if rel else None)
             lang = m.language or (language(rel) if rel else None)
@@ -215,7 +219,7 @@ def build_index(
             ident = m.identity or identity(m.clip_id)
             identities[m.clip_id] = intern.setdefault(ident, ident) if ident else None
         for e in errors:
-            problems.append(("", "bad-metadata", e.reason, f"{e.path}:{e.line}" if e.line else e.path))
+            problems.append(ReportRow.from_error("", e))
     orphans = {
         stem: IndexEntry(-1, 0, rel, None, origin(stem), language(rel))
         for stem, rel in by_stem.items()
