@@ -20,7 +20,9 @@ import time
 from collections import Counter, defaultdict
 from pathlib import Path
 
-from facevid_datasets.curation import STAGES, Thresholds, curate, read_decisions
+from bench_sync import Pairing, fit_sync
+
+from facevid_datasets.curation import STAGES, Thresholds, curate, decide, read_decisions, sync_status
 from facevid_datasets.curation.defects import EXPECTED_STAGE, make_defect_set
 from facevid_datasets.media.probe import probe
 
@@ -68,61 +70,26 @@ def main() -> None:
     print(f"  {len(inputs)} clips, {frames} frames: {len(inputs) / wall:.2f} clips/s, {frames / wall:.0f} frames/s "
           "wall (start-up and output writing included)")  # fmt: skip
 
-    # clean clips: kept share by duration, false drops per stage
-    total = kept = 0.0
-    false_drops: Counter[str] = Counter()
-    lines = []
-    for p in clean:
-        for r in by_id[p.stem]:
-            if r["decision"] == "split":
-                continue
-            total += r["duration"]
-            if r["decision"] == "keep":
-                kept += r["duration"]
-            else:
-                false_drops[r["stage"]] += 1
-                lines.append(f"    {r['clip_id']}: {r['stage']}: {r['reason']}")
-    print(f"\nclean clips kept: {kept / total:.1%} of {total:.0f} s "
-          f"({sum(r['decision'] == 'keep' for p in clean for r in by_id[p.stem])} rows kept)")  # fmt: skip
-    per_stage = ", ".join(f"{s} {false_drops[s]}" for s in STAGES if false_drops[s])
-    print("  false drops per stage: " + (per_stage or "none"))
-    print("\n".join(lines))
+    # clean clips and defects, with the default thresholds (in-sample: they were chosen on these
+    # clips) and with thresholds fitted by the calibration rule without the clips judged
     splits = [p.stem for p in clean if any(r["decision"] == "split" for r in by_id[p.stem])]
-    print(f"  clean clips split by a detected scene cut: {len(splits)} {splits}")
+    print(f"clean clips split by a detected scene cut: {len(splits)} {splits}")
+    fits: dict[frozenset[str], Thresholds] = {}
 
-    # defects: caught by the expected stage / dropped by another / missed
-    print("\n| defect | clips | caught at its stage | dropped elsewhere | missed |")
-    print("| --- | --- | --- | --- | --- |")
-    for kind in EXPECTED_STAGE:
-        mine = [d for d in defects if d.defect == kind]
-        caught = other = 0
-        notes = []
-        for d in mine:
-            rs = by_id[d.clip_id]
-            top = rs[0]
-            if kind == "scene_cut":
-                cuts = [r["start_frame"] for r in rs if r["kind"] == "segment"]
-                ok = top["decision"] == "split" and any(abs(c - d.cut_frame) <= 1 for c in cuts)
-                caught += ok
-                if not ok:
-                    notes.append(f"{d.clip_id}: {top['decision']} {top['reason']}")
-            elif kind == "no_audio":
-                ok = top["decision"] == "keep" and top.get("sync_status") == "no_audio"
-                caught += ok
-                if not ok:
-                    notes.append(f"{d.clip_id}: {top['decision']} {top['stage']} {top['reason']}")
-            elif top["decision"] == "drop" and top["stage"] == EXPECTED_STAGE[kind]:
-                caught += 1
-            elif top["decision"] != "keep":
-                other += 1
-                notes.append(f"{d.clip_id}: {top['stage']}: {top['reason']}")
-            else:
-                notes.append(f"{d.clip_id}: kept ({_values(top, kind)})")
-        expect = "kept, sync no_audio" if kind == "no_audio" else ("split" if kind == "scene_cut" else "")
-        print(f"| {kind}{' (' + expect + ')' if expect else ''} | {len(mine)} | {caught}/{len(mine)} | {other} | "
-              f"{len(mine) - caught - other} |")  # fmt: skip
-        for n in notes:
-            print(f"    {n}")
+    def held_out(sources: frozenset[str]) -> Thresholds:
+        if sources not in fits:
+            fits[sources] = fit_curation(by_id, clean, defects, sources, thresholds)
+        return fits[sources]
+
+    for label, pick in (("in-sample (defaults)", lambda _: thresholds), ("leave-clips-out", held_out)):
+        print(f"\n### {label}")
+        tally(clean, defects, by_id, pick)
+    fitted = fit_curation(by_id, clean, defects, frozenset(), thresholds)
+    folds = [held_out(frozenset([p.stem])) for p in clean]
+    print("\nthresholds: default / fitted on all clips / leave-one-clip-out folds")
+    for name in FITTED:
+        vals = [getattr(f, name) for f in folds]
+        print(f"  {name}: {getattr(thresholds, name)} / {getattr(fitted, name)} / {min(vals)}-{max(vals)}")
 
     secs = result.stage_seconds
     tot = secs.get("total") or 1.0
@@ -137,6 +104,96 @@ def main() -> None:
     if args.speed_clips:
         compare_speed(sorted(clean, key=lambda p: probe(p).duration)[: args.speed_clips])
     print(f"\n{n} clips; cache and outputs in {args.work} (remove it to measure again); cores: {os.cpu_count()}")
+
+
+#: Thresholds the calibration rule fits from clean clips and their defects (the others come from the
+#: papers or are pixel sizes); the sync ones by `bench_sync.fit_sync` from the clean clips alone.
+FITTED = ("min_detail", "min_face_fraction", "max_brisque", "sync_wrong_below", "sync_min_confidence")
+#: (threshold, measured column, defect it separates from clean footage, clean lies above it)
+SEPARATES = (("min_detail", "detail", "upscaled", True), ("min_face_fraction", "face_fraction", "tiny_face", True),
+             ("max_brisque", "brisque", "blur_noise", False))  # fmt: skip
+
+
+def _leaves(rows: list[dict]) -> list[dict]:
+    return [r for r in rows if r["decision"] != "split"]
+
+
+def fit_curation(by_id: dict[str, list[dict]], clean: list[Path], defects: list, held: frozenset[str],
+                 base: Thresholds) -> Thresholds:  # fmt: skip
+    """The calibration rule, fitted on the clean clips not in `held` and the defects made from none of
+    them: each threshold of `SEPARATES` halfway between the worst clean value and the least defective
+    defect value (at the clean side's edge when they overlap), the sync thresholds by `fit_sync`."""
+    train_clean = [r for p in clean if p.stem not in held for r in _leaves(by_id[p.stem])]
+    changes = {}
+    for name, column, kind, clean_above in SEPARATES:
+        ok = [r[column] for r in train_clean if r.get(column) is not None]
+        bad = [r[column] for d in defects if d.defect == kind and not held & set(d.sources)
+               for r in _leaves(by_id[d.clip_id]) if r.get(column) is not None]  # fmt: skip
+        if not ok or not bad:
+            continue
+        edge, other = (min(ok), max(bad)) if clean_above else (max(ok), min(bad))
+        between = (edge - other) * (1 if clean_above else -1) > 0
+        changes[name] = round((edge + other) / 2 if between else edge, 3)
+    own = [Pairing(r["clip_id"], r["clip_id"], "own", 0, r) for r in train_clean if r.get("has_audio")]
+    return fit_sync(own, base.replace(**changes))
+
+
+def tally(clean: list[Path], defects: list, by_id: dict[str, list[dict]], pick) -> None:
+    """Clean footage kept (by duration) and each defect kind caught, every leaf row decided again with
+    `pick(sources)`: the thresholds to judge a row made from the clips `sources`."""
+    total = kept = 0.0
+    false_drops: Counter[str] = Counter()
+    lines = []
+    for p in clean:
+        t = pick(frozenset([p.stem]))
+        for r in _leaves(by_id[p.stem]):
+            decision, stage, reason = decide(r, t)
+            total += r["duration"]
+            if decision == "keep":
+                kept += r["duration"]
+            else:
+                false_drops[stage] += 1
+                lines.append(f"    {r['clip_id']}: {stage}: {reason}")
+    print(f"clean clips kept: {kept / total:.1%} of {total:.0f} s")
+    per_stage = ", ".join(f"{s} {false_drops[s]}" for s in STAGES if false_drops[s])
+    print("  false drops per stage: " + (per_stage or "none"))
+    if lines:
+        print("\n".join(lines))
+    print("\n| defect | clips | caught at its stage | dropped elsewhere | missed |")
+    print("| --- | --- | --- | --- | --- |")
+    for kind in EXPECTED_STAGE:
+        mine = [d for d in defects if d.defect == kind]
+        caught = other = 0
+        notes = []
+        for d in mine:
+            t = pick(frozenset(d.sources))
+            rs = by_id[d.clip_id]
+            top = rs[0]
+            decision, stage, reason = ("split", top["stage"], top["reason"]) if top["decision"] == "split" else \
+                decide(top, t)  # fmt: skip
+            if kind == "scene_cut":
+                cuts = [r["start_frame"] for r in rs if r["kind"] == "segment"]
+                ok = decision == "split" and any(abs(c - d.cut_frame) <= 1 for c in cuts)
+                caught += ok
+                if not ok:
+                    notes.append(f"{d.clip_id}: {decision} {reason}")
+            elif kind == "no_audio":
+                ok = decision == "keep" and sync_status(top, t) == "no_audio"
+                caught += ok
+                if not ok:
+                    notes.append(f"{d.clip_id}: {decision} {stage} {reason}")
+            elif decision == "drop" and stage == EXPECTED_STAGE[kind]:
+                caught += 1
+            elif decision != "keep":
+                other += 1
+                notes.append(f"{d.clip_id}: {stage}: {reason}")
+            else:
+                notes.append(f"{d.clip_id}: kept ({_values(top, kind)})")
+        expect = "kept, sync no_audio" if kind == "no_audio" else ("split" if kind == "scene_cut" else "")
+        print(f"| {kind}{' (' + expect + ')' if expect else ''} | {len(mine)} | {caught}/{len(mine)} | {other} | "
+              f"{len(mine) - caught - other} |")  # fmt: skip
+        for n in notes:
+            print(f"    {n}")
 
 
 def compare_speed(clips: list[Path]) -> None:

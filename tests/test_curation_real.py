@@ -1,9 +1,11 @@
 """What real footage showed, kept as tests: the default face models and measures on official
 DH-FaceVid-1K sample clips (256 px, already cleaned by their authors). Skipped when the shared
-calibration clips are absent (`../shared/real` beside the repository, as in CI)."""
+calibration clips are absent (`../shared/real` beside the repository, as in CI, or the folder named by
+`FACEVID_REAL_CLIPS`)."""
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import cv2
@@ -12,9 +14,11 @@ import pytest
 
 from facevid_datasets.curation import Thresholds, curate, load_model, read_decisions
 from facevid_datasets.curation import stages as st
+from facevid_datasets.curation.decisions import sync_near_score
 from facevid_datasets.media.decode import TorchcodecReader
 
-REAL = Path(__file__).resolve().parents[1].parent / "shared" / "real" / "dhfv-calibration"
+REAL = Path(os.environ.get("FACEVID_REAL_CLIPS") or
+            Path(__file__).resolve().parents[1].parent / "shared" / "real" / "dhfv-calibration")  # fmt: skip
 CLIPS = sorted(REAL.glob("*.mp4")) if REAL.is_dir() else []
 pytestmark = pytest.mark.skipif(not CLIPS, reason=f"no real calibration clips in {REAL}")
 
@@ -88,7 +92,12 @@ def test_another_speakers_audio_is_dropped_and_the_own_audio_kept(tmp_path):
     result = curate([a, b, swapped.path], tmp_path / "out", thresholds=Thresholds.for_resolution(256), workers=1,
                     progress=False)  # fmt: skip
     rows = {r["clip_id"]: r for r in read_decisions(result.out)}
+    t = Thresholds.for_resolution(256)
     for own in (a.stem, b.stem):
         assert rows[own]["decision"] == "keep" and rows[own]["sync_status"] == "in_sync", rows[own]
+        # far from the lines, not next to them: own audio scores 4.0-4.3 near zero (wrong below 1.5)
+        assert sync_near_score(rows[own], t) >= 2 * t.sync_wrong_below, rows[own]
+        assert rows[own]["sync_confidence"] >= t.sync_min_confidence + 0.5, rows[own]
     wrong = rows["wrong_audio"]
     assert (wrong["decision"], wrong["stage"]) == ("drop", "sync") and "another speaker" in wrong["reason"], wrong
+    assert sync_near_score(wrong, t) <= 0.75 * t.sync_wrong_below, wrong  # 0.8 measured

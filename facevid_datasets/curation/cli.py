@@ -4,8 +4,11 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import NoReturn
 
 import typer
+
+from ..raw.layout import VIDEO_EXTENSIONS
 
 
 def register(app: typer.Typer) -> None:
@@ -26,22 +29,42 @@ def register(app: typer.Typer) -> None:
     ) -> None:
         """Measure every clip (scene cuts, faces, borders, subtitles, BRISQUE, lip sync, head pose,
         keypoints), decide keep/drop with reasons, write decisions.parquet and the kept records."""
+        from ..errors import FaceVidError
         from . import MeasureConfig, Thresholds, curate_dataset
         from . import curate as curate_inputs
+        from .pipeline import is_inside, list_videos
 
         try:
             thresholds = Thresholds.from_strings(threshold)
-            models = dict(_pair(m) for m in model)
+            config = MeasureConfig(models=dict(_pair(m) for m in model))
+            config.check_models()  # a plugin that cannot load: one line, before any output is touched
+            if limit is not None and limit < 1:
+                raise ValueError(f"--limit {limit}: give 1 or more clips")
         except ValueError as e:
-            raise typer.BadParameter(str(e)) from e
-        config = MeasureConfig(models=models)
+            _fail(str(e))
         kwargs = dict(thresholds=thresholds, config=config, workers=workers, ray_address=ray_address, limit=limit)
         folder = Path(name)
-        if folder.is_dir() and data_dir is None:
-            videos = sorted(p for p in folder.rglob("*") if p.suffix.lower() in (".mp4", ".mkv", ".mov", ".webm"))
-            result = curate_inputs(videos, out, **kwargs)
-        else:
-            result = curate_dataset(name, out, data_dir=data_dir, config_name=config_name, split=split, **kwargs)
+        try:
+            if folder.is_dir() and data_dir is None:
+                listing = list_videos(folder, out)
+                if is_inside(out, folder):
+                    typer.echo(f"facevid curate: note: --out {out} is inside the input folder; its files are not "
+                               "read as input", err=True)  # fmt: skip
+                for d in listing.skipped:
+                    if not is_inside(d, out):
+                        typer.echo(f"facevid curate: note: skipped {d}: a curated folder, not input", err=True)
+                if not listing.videos:
+                    left = f" (left out, written by facevid: {', '.join(map(str, listing.skipped))})"
+                    _fail(f"{folder}: no video files ({', '.join(VIDEO_EXTENSIONS)}) to curate"
+                          f"{left if listing.skipped else ''}")  # fmt: skip
+                result = curate_inputs(listing.videos, out, **kwargs)
+            else:
+                if data_dir is not None and is_inside(out, data_dir):
+                    _fail(f"--out {out} is inside the release folder {data_dir}: nothing is written into a "
+                          "release; give a folder outside it")  # fmt: skip
+                result = curate_dataset(name, out, data_dir=data_dir, config_name=config_name, split=split, **kwargs)
+        except FaceVidError as e:
+            _fail(str(e))
         s = result.summary
         typer.echo(
             f"{s['inputs']} clips ({s['split']} split into {s['segments']} segments): "
@@ -54,6 +77,12 @@ def register(app: typer.Typer) -> None:
         shares = {k: round(100 * v / total, 1) for k, v in result.stage_seconds.items() if k != "total"}
         typer.echo("time per stage (% of measuring time): " + json.dumps(shares))
         typer.echo(f"decisions: {result.decisions_path}")
+
+
+def _fail(message: str) -> NoReturn:
+    """End the command with one line on stderr and exit status 1."""
+    typer.echo(f"facevid: error: {message}", err=True)
+    raise typer.Exit(1)
 
 
 def _pair(text: str) -> tuple[str, str]:

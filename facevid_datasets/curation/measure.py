@@ -26,7 +26,7 @@ import numpy as np
 from ..media.decode import AUDIO_SAMPLE_RATE, TorchcodecReader, decode_audio
 from ..schema import empty_record
 from .measurements import encode_timed
-from .models import DEFAULT_MODELS, MODEL_KINDS, load_model
+from .models import DEFAULT_MODELS, MODEL_KINDS, ModelLoadError, load_model, model_factory
 from .signals import Face, smooth_angles
 from .stages import (
     SceneCuts,
@@ -41,7 +41,7 @@ from .stages import (
 )
 
 #: Bump when a measurement changes meaning: cached measurements of other versions are not reused.
-MEASURE_VERSION = 5
+MEASURE_VERSION = 6
 
 
 @dataclass
@@ -79,8 +79,14 @@ class MeasureConfig:
     def __post_init__(self) -> None:
         unknown = set(self.models) - set(MODEL_KINDS)
         if unknown:
-            raise ValueError(f"unknown model kind(s) {sorted(unknown)}; kinds are {MODEL_KINDS}")
+            raise ModelLoadError(f"unknown model kind(s) {sorted(unknown)}; kinds are {MODEL_KINDS}")
         self.models = {**DEFAULT_MODELS, **self.models}
+
+    def check_models(self) -> None:
+        """Resolve every model spec (import a plugin's module, find its factory) without building
+        the models: a `ModelLoadError` naming the first that cannot load, before any work starts."""
+        for kind, spec in self.models.items():
+            model_factory(kind, spec)
 
     def fingerprint(self) -> str:
         """Hash of every setting that changes a measurement (chunk size does not)."""
@@ -161,6 +167,8 @@ def measure_clip(clip: ClipInput, config: MeasureConfig) -> bytes:
         if not clip.video:
             raise ValueError(f"{clip.clip_id}: record has no video path")
         meta, arrays = _measure(clip, config, timer)
+    except ModelLoadError:
+        raise  # no clip can be measured: the run ends, nothing is recorded against the clip
     except Exception as e:  # any failure is recorded against the clip; the run carries on
         msg = str(e).strip() if clip.video and clip.video in str(e) else f"{clip.video}: {e}".strip()
         meta = {"clip": {"clip_id": clip.clip_id, "path": clip.video, "error": msg}, "segments": []}
@@ -455,7 +463,7 @@ def _segment_meta(
         "face_count_max": max(det) if det else None,
         "face_size": float(np.median(box)) if box.size else None,
         "landmark_size": float(np.median(sizes)) if sizes else None,
-        "face_fraction": len(have) / s.num_frames,
+        "face_frames": len(have) / s.num_frames,  # share of frames with a face (decisions add face_fraction)
         "border_px": float(np.median([v.border for v in samples])) if samples else None,
         "detail": float(np.median([v.detail for v in samples])) if samples else None,
         "subtitle_chars": texty.subtitle_chars if texty else None,

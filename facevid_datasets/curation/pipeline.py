@@ -36,10 +36,11 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from ..errors import AnnotationError
+from ..errors import AnnotationError, CacheError
 from ..licence.ledger import CopyKind, record_copy
 from ..media.ffmpeg import cut_clip, run_ffmpeg
 from ..media.probe import probe
+from ..raw.layout import VIDEO_EXTENSIONS
 from ..schema import FEATURES, empty_record
 from .decisions import Thresholds, decide_clip, summarize
 from .measure import ClipInput, MeasureConfig, cache_key, measure_clip
@@ -163,6 +164,77 @@ def as_clip_inputs(inputs: Iterable[Any], limit: int | None = None) -> list[Clip
     return clips
 
 
+#: Files only a curated folder holds together: a folder with them is this package's output, and is
+#: never listed as input (its `clips/` hold cut segments of clips already curated).
+CURATED_MARKERS = ("decisions.parquet", "summary.json")
+#: The folders `curate()` writes inside its output folder.
+OUTPUT_SUBDIRS = ("clips", "keypoints", "measurements")
+
+
+def is_curated_folder(path: str | Path) -> bool:
+    """Whether `path` is a folder `curate()` wrote (it holds `decisions.parquet` and `summary.json`)."""
+    return all((Path(path) / name).is_file() for name in CURATED_MARKERS)
+
+
+@dataclass(frozen=True)
+class VideoListing:
+    """The video files under an input folder, and the folders left out because this package wrote them."""
+
+    videos: list[Path]
+    skipped: list[Path]
+
+
+def list_videos(folder: str | Path, out: str | Path | None = None) -> VideoListing:
+    """Video files under `folder` (any depth, hidden names skipped), sorted, leaving out what this
+    package wrote: the output folder `out` and every curated folder (`is_curated_folder`) below
+    `folder`, and the output subfolders (`OUTPUT_SUBDIRS`) when `folder` itself is one. So a second
+    `facevid curate in/ --out in/curated` does not read the first run's cut segments as input."""
+    out_real = os.path.realpath(out) if out is not None else None
+    videos: list[Path] = []
+    skipped: list[Path] = []
+    for d, dirs, files in os.walk(folder):
+        ours = os.path.realpath(d) == out_real or is_curated_folder(d)
+        keep = []
+        for name in sorted(dirs):
+            sub = Path(d) / name
+            if name.startswith("."):
+                continue
+            if (ours and name in OUTPUT_SUBDIRS) or os.path.realpath(sub) == out_real or is_curated_folder(sub):
+                skipped.append(sub)
+                continue
+            keep.append(name)
+        dirs[:] = keep
+        videos += [Path(d) / f for f in files if Path(f).suffix.lower() in VIDEO_EXTENSIONS and not f.startswith(".")]
+    return VideoListing(sorted(videos), skipped)
+
+
+def is_inside(path: str | Path, folder: str | Path) -> bool:
+    """Whether `path` is `folder` or lies under it (symlinks resolved)."""
+    p, f = os.path.realpath(path), os.path.realpath(folder)
+    return p == f or p.startswith(f.rstrip(os.sep) + os.sep)
+
+
+def _refuse_own_output(clips: list[ClipInput], out: Path) -> None:
+    """An input file inside the output folder's own subfolders (`OUTPUT_SUBDIRS`: cut segments) is
+    the curation's output read back: an error naming the file, before anything is written."""
+    for c in clips:
+        for path in (c.video, c.audio):
+            if path and any(is_inside(path, out / d) for d in OUTPUT_SUBDIRS):
+                raise AnnotationError(path, None, f"lies inside the output folder {out}: a curation's output is "
+                                      "not read back as its input; list the inputs without it")  # fmt: skip
+
+
+def _make_out(out: Path) -> None:
+    """Create the output folder; a path that is a file, or cannot be created, is one clear error."""
+    if out.exists() and not out.is_dir():
+        raise CacheError(f"{out}: --out must be a folder, and this is a file")
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+        (out / "measurements").mkdir(exist_ok=True)
+    except OSError as e:
+        raise CacheError(f"{out}: cannot create the output folder ({e.strerror or e})") from None
+
+
 def curate(
     inputs: Iterable[Any],
     out: str | Path,
@@ -183,10 +255,12 @@ def curate(
     """
     t0 = time.perf_counter()
     out = Path(out)
-    out.mkdir(parents=True, exist_ok=True)
     thresholds = thresholds or Thresholds()
     config = config or MeasureConfig()
+    config.check_models()  # a plugin that cannot load ends the run here, before the outputs are touched
     clips = as_clip_inputs(inputs, limit)
+    _refuse_own_output(clips, out)
+    _make_out(out)
     store = MeasurementStore(out / "measurements")
     keys = {c.clip_id: cache_key(c, config) for c in clips}
     todo = [c for c in clips if not store.has(keys[c.clip_id])]

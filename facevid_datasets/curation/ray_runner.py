@@ -12,6 +12,7 @@ from typing import Any
 
 from .measure import ClipInput, MeasureConfig, measure_clip
 from .measurements import MeasurementStore
+from .models import ModelLoadError
 
 
 def _measure_row(row: dict[str, Any], config: MeasureConfig) -> dict[str, Any]:
@@ -42,8 +43,29 @@ def run_ray(
     ds = ray.data.from_items(items, override_num_blocks=max(1, min(len(items), 10_000)))
     ds = ds.map(_measure_row, fn_kwargs={"config": config}, num_cpus=1)
     with tqdm(total=len(items), desc="measuring (ray)", unit="clip", disable=not progress) as bar:
-        for row in ds.iter_rows():
-            store.save(keys[row["clip_id"]], bytes(row["payload"]))
-            bar.update(1)
-            if on_result is not None:
-                on_result(row["clip_id"])
+        try:
+            for row in ds.iter_rows():
+                store.save(keys[row["clip_id"]], bytes(row["payload"]))
+                bar.update(1)
+                if on_result is not None:
+                    on_result(row["clip_id"])
+        except Exception as e:
+            err = _model_error(e)
+            if err is None:
+                raise
+            raise ModelLoadError(str(err.args[0]) if err.args else str(err)) from None
+
+
+def _model_error(e: BaseException | None) -> ModelLoadError | None:
+    """The `ModelLoadError` a Ray worker raised, found inside Ray's wrapping (`RayTaskError.cause`,
+    `__cause__`), so the driver reports the model's one line rather than a remote traceback."""
+    seen: set[int] = set()
+    while e is not None and id(e) not in seen:
+        seen.add(id(e))
+        cause = getattr(e, "cause", None)
+        if isinstance(cause, ModelLoadError):
+            return cause
+        if isinstance(e, ModelLoadError) and not isinstance(cause, BaseException):
+            return e
+        e = cause if isinstance(cause, BaseException) else e.__cause__
+    return None
