@@ -28,6 +28,7 @@ from ..raw import METADATA_NAMES
 from ..raw.layout import safe_relpath
 from .access import _translate, endpoint_url, env_var, hub_repo
 from .modelscope import ModelScopeRoute, modelscope_repo, split_repo
+from .route import RepoRoute
 from .select import select_files
 from .verify import RemoteFile, VerificationError, remote_file, verify_files
 
@@ -64,16 +65,8 @@ def _offline() -> bool:
 
 
 @dataclass
-class HubRoute:
+class HubRoute(RepoRoute):
     """One Hugging Face Hub dataset repo read through `huggingface_hub` into `local`."""
-
-    name: str
-    repo_id: str
-    local: Path
-    revision: str | None
-    token: str | bool | None
-    endpoint: str | None = None
-    max_workers: int = 8
 
     errors = _NET_ERRORS
 

@@ -26,10 +26,10 @@ import warnings
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
-from pathlib import Path
 
 from ..errors import FaceVidError
 from .access import AccessError, _description, _licence, env_var
+from .route import RepoRoute
 from .verify import RemoteFile, VerificationError
 
 #: Prefix of a repo id that names a ModelScope dataset repo rather than a Hugging Face Hub one.
@@ -123,16 +123,8 @@ def _quiet_sdk() -> Iterator[None]:
 
 
 @dataclass
-class ModelScopeRoute:
+class ModelScopeRoute(RepoRoute):
     """One ModelScope dataset repo read through the `modelscope` SDK into `local`."""
-
-    name: str
-    repo_id: str
-    local: Path
-    revision: str | None
-    token: str | bool | None
-    endpoint: str | None = None
-    max_workers: int = 8
 
     def __post_init__(self) -> None:
         self.url = modelscope_endpoint(self.endpoint)
