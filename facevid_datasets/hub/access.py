@@ -48,13 +48,18 @@ def _licence(name: str) -> str:
     return desc.licence if desc is not None else "see the dataset card"
 
 
+def request_access(name: str, page: str) -> str:
+    """Where to ask for access to dataset `name` on the repo page `page` (and its application form,
+    when the dataset has one): the same words on the Hub and on ModelScope."""
+    desc = _description(name)
+    form = desc.application_form if desc is not None else None
+    return f"Request access on {page}" + (f" after applying with {form} (manual review, 2-3 days)" if form else "")
+
+
 def access_message(name: str, repo_id: str, endpoint: str, status: int | None, *, token_known: bool,
                    reason: str = "") -> str:  # fmt: skip
     """What a user without access reads: licence, where to ask, how to log in; never the token."""
-    page = f"{endpoint}/datasets/{repo_id}"
-    desc = _description(name)
-    form = desc.application_form if desc is not None else None
-    ask = f"Request access on {page}" + (f" after applying with {form} (manual review, 2-3 days)" if form else "")
+    ask = request_access(name, f"{endpoint}/datasets/{repo_id}")
     login = "log in with `hf auth login`, or set HF_TOKEN, or pass token=... (facevid download --token ...)"
     manual = f"Files obtained by another route: load_dataset({name!r}, data_dir='/path/to/files')."
     head = f"{name}: the Hub repo {repo_id} is gated (licence: {_licence(name)})."

@@ -28,7 +28,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 
 from ..errors import FaceVidError
-from .access import AccessError, _description, _licence, env_var
+from .access import AccessError, _description, _licence, env_var, request_access
 from .route import RepoRoute
 from .verify import RemoteFile, VerificationError
 
@@ -72,10 +72,7 @@ def modelscope_token(token: str | bool | None) -> str | None:
 
 def access_message(name: str, repo_id: str, endpoint: str, status: int | None, *, token_known: bool) -> str:
     """What a user without access to a ModelScope repo reads: licence, where to ask, how to log in."""
-    page = f"{endpoint}/datasets/{repo_id}"
-    desc = _description(name)
-    form = desc.application_form if desc is not None else None
-    ask = f"Request access on {page}" + (f" after applying with {form} (manual review, 2-3 days)" if form else "")
+    ask = request_access(name, f"{endpoint}/datasets/{repo_id}")
     login = "log in with `modelscope login --token ...`, or set MODELSCOPE_API_TOKEN, or pass token=... (--token)"
     head = f"{name}: the ModelScope repo {repo_id} is gated (licence: {_licence(name)})."
     if status == 401 and token_known:
