@@ -260,3 +260,63 @@ def test_concurrent_writers_never_interleave(tmp_path):
     ledger = read_ledger(tmp_path)
     assert ledger.torn == [] and len(ledger.entries) == 160
     assert len({e.ids for e in ledger.entries}) == 160
+
+
+# -- a LitData rewrite interrupted by a crash ---------------------------------------------------------
+
+
+def _litdata_ids(folder: Path) -> set[str]:
+    import litdata
+
+    ds = litdata.StreamingDataset(str(folder))
+    return {json.loads(ds[i]["json"])["clip_id"] for i in range(len(ds))}
+
+
+@pytest.mark.parametrize("crash", ["at the commit", "after the commit"])
+def test_interrupted_litdata_rewrite_loses_nothing_and_leaves_nothing(tmp_path, monkeypatch, crash):
+    """A crash while forget rewrites a LitData folder: before the index is replaced the folder reads as
+    it was; after, as rewritten; either way the next forget finishes and no chunk file of the old
+    items stays on disk (`--check` names them meanwhile)."""
+    import shutil
+
+    import facevid_datasets as fd
+    from facevid_datasets.hub.export import export_dataset
+    from facevid_datasets.licence import scan
+    from facevid_datasets.licence.forget import forget
+
+    root = tmp_path / "release"
+    shutil.copytree(Path(fd.__file__).parent / "sample_data", root)
+    export_dataset("facevid-1k", tmp_path / "ld", config="all", data_dir=str(root), cache_dir=str(tmp_path / "c"),
+                   fmt="litdata", progress=False)  # fmt: skip
+    folder = max((p.parent for p in (tmp_path / "ld").rglob("index.json")), key=lambda f: len(_litdata_ids(f)))
+    before = _litdata_ids(folder)
+    gone = sorted(before)[0]
+    old_chunks = {p.name for p in folder.glob("chunk-*.bin")}
+    real_replace, real_unlink = scan.os.replace, Path.unlink
+
+    def crash_at_commit(src, dst):
+        if Path(dst) == folder / "index.json":  # not the writer's own index in its temporary folder
+            raise OSError("killed")
+        return real_replace(src, dst)
+
+    def crash_after_commit(self, *a, **kw):
+        if self.parent == folder and self.name in old_chunks:
+            raise OSError("killed")
+        return real_unlink(self, *a, **kw)
+
+    if crash == "at the commit":
+        monkeypatch.setattr(scan.os, "replace", crash_at_commit)
+    else:
+        monkeypatch.setattr(Path, "unlink", crash_after_commit)
+    torn = forget("facevid-1k", [gone], cache_dir=tmp_path / "c", extra_dirs=[tmp_path / "ld"])
+    monkeypatch.undo()
+    assert any("killed" in p for p in torn.unchecked), torn.unchecked  # the rewrite stopped there
+    assert _litdata_ids(folder) == (before if crash == "at the commit" else before - {gone})
+    left = {p.name for p in folder.glob("chunk-*.bin")}
+    assert old_chunks < left  # the old items' chunks and the new ones, side by side
+    check = forget("facevid-1k", [gone], cache_dir=tmp_path / "c", extra_dirs=[tmp_path / "ld"], check=True)
+    assert any("not in index.json" in p for p in check.unchecked), check.unchecked
+    forget("facevid-1k", [gone], cache_dir=tmp_path / "c", extra_dirs=[tmp_path / "ld"])
+    assert _litdata_ids(folder) == before - {gone}
+    assert not {p.name for p in folder.glob("chunk-*.bin")} & old_chunks
+    assert not scan.orphan_chunks(folder, json.loads((folder / "index.json").read_text()))

@@ -73,6 +73,37 @@ def is_litdata(folder: Path) -> bool:
     return isinstance(data, dict) and "chunks" in data and "config" in data
 
 
+def orphan_chunks(folder: Path, index: dict[str, Any]) -> list[Path]:
+    """Chunk files of a LitData folder that its index.json does not list: what an interrupted rewrite
+    left (they may hold forgotten clips, and no LitData reader sees them)."""
+    listed = {str(c.get("filename")) for c in index.get("chunks") or []}
+    return sorted(p for p in folder.iterdir()
+                  if p.is_file() and p.name.startswith("chunk-") and p.suffix == ".bin" and p.name not in listed)
+
+
+def commit_litdata(folder: Path, new: Path, index: dict[str, Any]) -> None:
+    """Replace a LitData folder's items with the chunks written in `new`, safe against a crash at any
+    point: the new chunks are moved in under names no old chunk has, index.json is replaced in one
+    rename (the commit), and only then the old chunks are removed. Before the commit the folder reads
+    as before; after it, as rewritten; old chunks left by a crash are orphans (`orphan_chunks`),
+    removed by the next rewrite and reported by `--check`. Files that are not the dataset's stay."""
+    tag = os.urandom(4).hex()
+    chunks = []
+    for c in index.get("chunks") or []:
+        name = f"{Path(c['filename']).stem}.{tag}.bin"
+        os.replace(new / c["filename"], folder / name)
+        chunks.append({**c, "filename": name})
+    staged = folder / f".index.json.{tag}.tmp"
+    staged.write_text(json.dumps({**index, "chunks": chunks}))
+    try:
+        os.replace(staged, folder / "index.json")
+    except OSError:
+        staged.unlink(missing_ok=True)
+        raise
+    for p in orphan_chunks(folder, {"chunks": chunks}):
+        p.unlink()
+
+
 def litdata_row(item: Any) -> dict[str, Any] | None:
     """The fields of a LitData item that tell its clip: the `json` field of this package's exports, or
     the item's own `clip_id` / `dataset`; None when it has neither."""
@@ -455,6 +486,13 @@ class CopyScan:
 
         self.done.add(folder.resolve())
         index = json.loads((folder / "index.json").read_text())
+        orphans = orphan_chunks(folder, index)
+        if orphans and self.check:
+            self.problems.append(f"{folder}: {len(orphans)} chunk file(s) not in index.json (an interrupted "
+                                 "rewrite); run forget without --check to remove them")
+        elif orphans:
+            for p in orphans:
+                p.unlink()
         ds = litdata.StreamingDataset(str(folder))
         hits: dict[str, set[str]] = {}
         keep: list[int] = []
@@ -491,14 +529,10 @@ class CopyScan:
             writer.done()
             if keep:
                 writer.merge()
+                new_index = json.loads((tmp / "index.json").read_text())
             else:  # every item left: an index with no chunks, so the folder still reads as empty
-                (tmp / "index.json").write_text(json.dumps({**index, "chunks": []}))
-            for p in list(folder.iterdir()):  # only this dataset's files go; anything else in the folder stays
-                if p.is_file() and (p.name == "index.json" or (p.suffix == ".bin" and p.name.startswith("chunk-"))):
-                    p.unlink()
-            new = sorted(tmp.iterdir(), key=lambda p: p.name == "index.json")  # the index last
-            for p in new:
-                os.replace(p, folder / p.name)
+                new_index = {**index, "chunks": []}
+            commit_litdata(folder, tmp, new_index)
         finally:
             shutil.rmtree(tmp, ignore_errors=True)
         change = Change(folder, "litdata", "rewritten", size, rows=rows, hits=hits)
